@@ -1,0 +1,69 @@
+# Hourglass: `make demo` and `make test` set everything up on a fresh machine with only Python.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+PORT   ?= 8000
+export PORT
+
+.PHONY: demo test lint pytest up migrate fixtures browser bench clean help
+
+help:
+	@echo "make demo   - install, migrate, load real fixtures, create demo users, serve on http://127.0.0.1:$(PORT)"
+	@echo "make test   - ruff + pytest (SQLite by default; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
+	@echo "make up     - web, worker and beat as separate processes on DATABASE_URL + REDIS_URL"
+	@echo "make bench  - run the benchmarks in bench/ (needs ../shared/data)"
+
+# Runtime install, redone only when pyproject.toml changes.
+$(VENV)/.runtime: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check --upgrade pip
+	$(PIP) install -q --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(PIP) install -q --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+migrate: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput -v 0
+
+fixtures: migrate
+	$(PY) manage.py load_demo_data
+
+demo: fixtures
+	$(PY) manage.py create_demo_users
+	$(PY) manage.py rundesk --port $(PORT)
+
+up: $(VENV)/.runtime
+	@test -n "$$DATABASE_URL" || { echo "make up needs DATABASE_URL (postgres://...)"; exit 2; }
+	@test -n "$$REDIS_URL" || { echo "make up needs REDIS_URL (redis://...)"; exit 2; }
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py load_demo_data
+	$(PY) manage.py collectstatic --noinput -v 0
+	trap 'kill 0' INT TERM EXIT; \
+	$(VENV)/bin/celery -A workers worker -Q default,research,live -c 2 -l INFO & \
+	$(VENV)/bin/celery -A workers beat -l INFO & \
+	$(PY) manage.py rundesk --port $(PORT) --no-workers & \
+	wait
+
+# Headless Chromium for the page tests (Debian packages; never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) ; } \
+	  || echo "chromium not installed: browser tests will be skipped"
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+pytest: $(VENV)/.dev browser
+	$(VENV)/bin/pytest
+
+test: lint pytest
+
+bench: $(VENV)/.dev
+	$(PY) bench/import_bars.py
+
+clean:
+	rm -rf var/hourglass.sqlite3* var/media

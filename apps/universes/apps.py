@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class UniversesConfig(AppConfig):
+    name = "apps.universes"
+    label = "universes"

@@ -1,0 +1,6 @@
+"""Settings, split by concern. `tradingsite.settings` serves development, the demo and tests;
+`tradingsite.settings.production` adds the checks a real deployment must pass."""
+
+from .core import *
+from .data import *
+from .workers import *

@@ -1,0 +1,24 @@
+"""The database: SQLite under var/ by default, PostgreSQL (or any URL) from DATABASE_URL."""
+
+from .env import DATABASE_URL, VAR_DIR, env
+
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    VAR_DIR.mkdir(exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "hourglass.sqlite3",
+            # Web, worker and beat threads share the file in the one-process demo:
+            # WAL lets readers proceed while one writer holds the lock.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": VAR_DIR / "test-hourglass.sqlite3"},
+        }
+    }

@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.core.urls")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("data/", include("apps.marketdata.urls")),
+    path("universes/", include("apps.universes.urls")),
+    path("admin/", admin.site.urls),
+]

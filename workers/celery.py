@@ -1,0 +1,33 @@
+"""The Celery app: configuration from Django settings (CELERY_*), tasks discovered in each app's
+tasks.py, one queue per kind of work, beat schedule installed from settings."""
+
+import os
+
+from celery import Celery
+from celery.signals import worker_ready
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingsite.settings")
+
+app = Celery("hourglass")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _configure_queues(sender: Celery, **_: object) -> None:
+    from django.conf import settings
+
+    sender.conf.task_queues = [Queue(name) for name in settings.CELERY_TASK_QUEUES_NAMES]
+    # Routing by task module: research jobs never share a queue with the live cycle.
+    sender.conf.task_routes = {
+        "apps.research.tasks.*": {"queue": "research"},
+        "apps.live.tasks.*": {"queue": "live"},
+    }
+
+
+
+@worker_ready.connect
+def _first_heartbeat(**_: object) -> None:
+    # A worker's first heartbeat goes out as soon as it consumes, not at the first beat tick.
+    app.send_task("apps.core.tasks.worker_heartbeat")

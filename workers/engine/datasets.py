@@ -1,0 +1,151 @@
+"""Readers that turn the real data files (../shared/data formats) into engine Panels.
+
+Used by benchmarks, engine tests and research scripts that run without Django. The application
+builds Panels from the database instead (apps/marketdata selectors); both end in `Panel`.
+
+Membership convention (the same as apps.universes): a name is a member from its start date
+inclusive to its end date exclusive; a blank end date means still a member.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .panel import Panel
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DAILY_PARQUET = SHARED_DATA / "daily" / "pooksoft_sp500_daily_adjusted_1999_2021.parquet"
+MEMBERSHIP_INTERVALS = SHARED_DATA / "membership" / "fja05680_sp500_ticker_start_end.csv"
+SECTORS = SHARED_DATA / "membership" / "gics_sector_union_datasets_history.csv"
+SPY_DAILY = SHARED_DATA / "daily" / "benchmarks" / "spy_daily_from_finfeatures_hourly_2004_2021.csv"
+SPY_HOURLY = SHARED_DATA / "hourly" / "finfeatures_spy_hour_2004_2021.csv"
+NASDAQ_HOURLY = SHARED_DATA / "hourly" / "aitrader_nasdaq100_60min_2025-10_11.csv"
+
+MARKET_TZ = "America/New_York"
+DAILY_CLOSE_TIME = pd.Timedelta(hours=16)
+
+
+def daily_stamp_utc(dates: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """A daily bar is stamped (and known) at the 16:00 New York close of its date, in UTC."""
+    local = pd.DatetimeIndex(pd.to_datetime(dates)).normalize() + DAILY_CLOSE_TIME
+    return local.tz_localize(MARKET_TZ).tz_convert("UTC")
+
+
+def hourly_stamp_utc(stamps: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Hourly bar-end stamps in New York wall-clock time -> UTC (DST-aware)."""
+    return pd.DatetimeIndex(pd.to_datetime(stamps)).tz_localize(MARKET_TZ, ambiguous="raise", nonexistent="raise").tz_convert("UTC")
+
+
+def membership_mask(index_utc: pd.DatetimeIndex, symbols: list[str], intervals: pd.DataFrame) -> np.ndarray:
+    """(T, N) bool from ticker/start_date/end_date intervals, evaluated on each bar's New York date."""
+    dates = index_utc.tz_convert(MARKET_TZ).tz_localize(None).normalize().values
+    col = {s: i for i, s in enumerate(symbols)}
+    mask = np.zeros((len(dates), len(symbols)), dtype=bool)
+    for row in intervals.itertuples(index=False):
+        i = col.get(row.ticker)
+        if i is None:
+            continue
+        start = np.datetime64(pd.Timestamp(row.start_date))
+        end = np.datetime64(pd.Timestamp(row.end_date)) if isinstance(row.end_date, str) and row.end_date else None
+        sel = dates >= start
+        if end is not None:
+            sel &= dates < end
+        mask[sel, i] = True
+    return mask
+
+
+def read_membership(path: Path = MEMBERSHIP_INTERVALS) -> pd.DataFrame:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return df[["ticker", "start_date", "end_date"]]
+
+
+def read_sectors(path: Path = SECTORS) -> dict[str, str]:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return dict(zip(df["symbol"], df["sector_last"], strict=True))
+
+
+def wide_panel(
+    long: pd.DataFrame,
+    *,
+    freq: str,
+    benchmark_close: pd.Series | None = None,
+    intervals: pd.DataFrame | None = None,
+    sectors: dict[str, str] | None = None,
+    bars_per_day: int | None = None,
+) -> Panel:
+    """Long bars (symbol, ts [UTC], open, high, low, close, volume) -> Panel.
+
+    Without membership intervals every name is a member wherever it has a bar."""
+    long = long.sort_values(["ts", "symbol"])
+    wide = long.pivot(index="ts", columns="symbol")
+    index = pd.DatetimeIndex(wide.index)
+    symbols = list(wide["close"].columns)
+
+    def arr(name: str) -> np.ndarray:
+        return np.ascontiguousarray(wide[name].to_numpy(dtype=np.float64))
+
+    close = arr("close")
+    member = membership_mask(index, symbols, intervals) if intervals is not None else np.isfinite(close)
+    sector_names = sorted({v for v in (sectors or {}).values() if v})
+    sector_id = {name: k for k, name in enumerate(sector_names)}
+    sector = np.array([sector_id.get((sectors or {}).get(s, ""), -1) for s in symbols], dtype=np.int64)
+    if benchmark_close is not None:
+        bench = benchmark_close.reindex(index).to_numpy(dtype=np.float64)
+    else:
+        bench = np.full(len(index), np.nan)
+    return Panel(
+        index=index.tz_convert("UTC").tz_localize(None).values.astype("datetime64[ns]"),
+        symbols=tuple(symbols),
+        open=arr("open"),
+        high=arr("high"),
+        low=arr("low"),
+        close=close,
+        volume=arr("volume"),
+        member=member,
+        sector=sector,
+        benchmark=bench,
+        freq=freq,
+        bars_per_day=bars_per_day,
+        sector_names=tuple(sector_names),
+    )
+
+
+def load_daily_sp500(
+    *, start: str | None = None, end: str | None = None, symbols: list[str] | None = None, path: Path = DAILY_PARQUET
+) -> Panel:
+    """The real 504-stock daily set as a point-in-time Panel (raw prices, SPY benchmark,
+    fja05680 membership, GICS sectors). Rows with a blank symbol are dropped (the file has 5,402)."""
+    cols = ["symbol", "date", "open", "high", "low", "close", "volume"]
+    df = pd.read_parquet(path, columns=cols)
+    df = df[df["symbol"].astype(str).str.len() > 0]
+    if symbols is not None:
+        df = df[df["symbol"].isin(symbols)]
+    if start is not None:
+        df = df[df["date"] >= pd.Timestamp(start)]
+    if end is not None:
+        df = df[df["date"] < pd.Timestamp(end)]
+    df = df.assign(ts=daily_stamp_utc(df["date"]), volume=df["volume"].astype(np.float64)).drop(columns="date")
+    spy = pd.read_csv(SPY_DAILY)
+    bench = pd.Series(spy["close"].to_numpy(dtype=np.float64), index=daily_stamp_utc(spy["date"]))
+    return wide_panel(df, freq="1d", benchmark_close=bench, intervals=read_membership(), sectors=read_sectors())
+
+
+def load_hourly_csv(path: Path, *, benchmark_path: Path | None = SPY_HOURLY, bars_per_day: int | None = None) -> Panel:
+    """A long hourly CSV (symbol,timestamp,open,high,low,close,volume; New York bar-end stamps)."""
+    df = pd.read_csv(path)
+    df = df.assign(ts=hourly_stamp_utc(df["timestamp"]), volume=df["volume"].astype(np.float64)).drop(columns="timestamp")
+    # The benchmark: SPY (else QQQ) when the file carries it, else the SPY hourly file.
+    bench_syms = df["symbol"].isin(["SPY", "QQQ"])
+    bench = None
+    for sym in ("SPY", "QQQ"):
+        b = df[df["symbol"] == sym]
+        if len(b):
+            bench = pd.Series(b["close"].to_numpy(dtype=np.float64), index=pd.DatetimeIndex(b["ts"]))
+            break
+    if bench is None and benchmark_path is not None:
+        spy = pd.read_csv(benchmark_path)
+        bench = pd.Series(spy["close"].to_numpy(dtype=np.float64), index=hourly_stamp_utc(spy["timestamp"]))
+    return wide_panel(df[~bench_syms], freq="1h", benchmark_close=bench, sectors=read_sectors(), bars_per_day=bars_per_day)
