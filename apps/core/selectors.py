@@ -32,7 +32,7 @@ def _probe_database() -> Probe:
 
 
 def _probe_broker() -> Probe:
-    from workers import app
+    from workers.celery import app
 
     try:
         with app.connection_for_write() as conn:

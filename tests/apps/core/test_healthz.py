@@ -75,7 +75,7 @@ def test_heartbeat_task_runs_on_a_real_worker():
     from celery.contrib.testing.worker import start_worker
 
     from apps.core.tasks import worker_heartbeat
-    from workers import app
+    from workers.celery import app
 
     with start_worker(app, perform_ping_check=False, pool="solo", queues=["default"], shutdown_timeout=10):
         worker_heartbeat.apply_async(queue="default")

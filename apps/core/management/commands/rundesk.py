@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, no_workers: bool, **options):
         from daphne.cli import CommandLineInterface
 
-        from workers import app
+        from workers.celery import app
         from workers.embedded import start_embedded_beat, start_embedded_worker
 
         if settings.CELERY_EMBEDDED and not no_workers:
