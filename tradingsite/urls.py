@@ -6,5 +6,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("data/", include("apps.marketdata.urls")),
     path("universes/", include("apps.universes.urls")),
+    path("strategies/", include("apps.strategies.urls")),
+    path("research/", include("apps.research.urls")),
     path("admin/", admin.site.urls),
 ]

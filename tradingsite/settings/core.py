@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.marketdata",
     "apps.universes",
+    "apps.strategies",
+    "apps.research",
 ]
 
 MIDDLEWARE = [

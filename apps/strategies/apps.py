@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StrategiesConfig(AppConfig):
+    name = "apps.strategies"
+    label = "strategies"

@@ -1,0 +1,5 @@
+from django.shortcuts import redirect
+
+
+def index(request):
+    return redirect("home")
