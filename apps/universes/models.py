@@ -24,7 +24,9 @@ class Membership(models.Model):
     class Meta:
         ordering = ["symbol", "start_date"]
         constraints = [
-            models.UniqueConstraint(fields=["universe", "symbol", "start_date"], name="membership_unique_start"),
+            models.UniqueConstraint(
+                fields=["universe", "symbol", "start_date"], name="membership_unique_start"
+            ),
             models.CheckConstraint(
                 condition=models.Q(end_date__isnull=True) | models.Q(end_date__gt=models.F("start_date")),
                 name="membership_end_after_start",

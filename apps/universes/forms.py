@@ -1,0 +1,8 @@
+from django import forms
+
+from apps.marketdata.models import Frequency
+
+
+class CoverageForm(forms.Form):
+    at = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Date")
+    freq = forms.ChoiceField(choices=Frequency.choices, required=False, label="Bars")
