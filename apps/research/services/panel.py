@@ -1,0 +1,249 @@
+"""The engine adapter: database rows (Decimal, intervals) -> engine Panel (float64 arrays), and
+engine floats -> JSON for storage.
+
+This is the service boundary the house rules talk about: the engine trusts its inputs to be
+finite float64, so everything that could be wrong in the database (a NaN stored in a numeric
+column, a non-positive price, high < low, negative volume) is refused HERE, with the symbol, the
+bar time and the field named, before any computation starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db.models import Q
+
+from apps.marketdata.models import Bar, Instrument
+from apps.universes.models import Membership, Universe
+from workers.engine.panel import FREQUENCIES, Panel, PanelError
+
+BENCHMARK_SYMBOL = "SPY"
+_MAX_LISTED = 5
+
+
+class PanelDataError(ValueError):
+    """The database cannot produce a panel the engine may use; the message says exactly why."""
+
+
+@dataclass(frozen=True)
+class PanelBuild:
+    panel: Panel
+    data_hash: str
+    members_without_bars: tuple[str, ...]  # point-in-time members that have no bar in the range
+    n_bars: int
+
+
+def _market_tz() -> ZoneInfo:
+    return ZoneInfo(getattr(settings, "MARKET_TIME_ZONE", "America/New_York"))
+
+
+def _utc_bound(day: dt.date) -> dt.datetime:
+    # Bars are stamped in UTC at their end; every US session bar of date d ends on UTC date d.
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _bars_frame(
+    symbols: list[str], frequency: str, start: dt.date, end: dt.date, as_of: dt.datetime | None
+) -> pd.DataFrame:
+    qs = Bar.objects.filter(
+        instrument__symbol__in=symbols, frequency=frequency, ts__gte=_utc_bound(start), ts__lt=_utc_bound(end)
+    )
+    if as_of is not None:
+        qs = qs.filter(known_at__lte=as_of)
+    rows = list(
+        qs.order_by("ts", "instrument__symbol").values_list(
+            "instrument__symbol", "ts", "open", "high", "low", "close", "volume"
+        )
+    )
+    frame = pd.DataFrame.from_records(
+        rows, columns=["symbol", "ts", "open", "high", "low", "close", "volume"]
+    )
+    for col in ("open", "high", "low", "close", "volume"):
+        # Decimal -> float64 (Decimal('NaN') becomes nan and is refused below).
+        frame[col] = np.array([float(v) if v is not None else math.nan for v in frame[col]], dtype=np.float64)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
+
+
+def _reject_bad_rows(frame: pd.DataFrame) -> None:
+    prices = frame[["open", "high", "low", "close"]].to_numpy()
+    volume = frame["volume"].to_numpy()
+    problems: list[tuple[np.ndarray, str]] = [
+        (~np.isfinite(prices).all(axis=1) | ~np.isfinite(volume), "a missing (NaN/infinite) value"),
+    ]
+    with np.errstate(invalid="ignore"):
+        problems += [
+            ((prices <= 0).any(axis=1), "a non-positive price"),
+            (frame["high"].to_numpy() < frame["low"].to_numpy(), "high below low"),
+            (volume < 0, "negative volume"),
+        ]
+    for bad, what in problems:
+        if bad.any():
+            sample = frame[bad].head(_MAX_LISTED)
+            listed = ", ".join(f"{r.symbol} at {r.ts.isoformat()}" for r in sample.itertuples())
+            raise PanelDataError(f"{int(bad.sum())} bar(s) with {what} in the database: {listed}")
+
+
+def membership_mask(
+    index: pd.DatetimeIndex, symbols: list[str], intervals: list[tuple[str, dt.date, dt.date | None]]
+) -> np.ndarray:
+    """(T, N) bool: member on the bar's market-local date, intervals are [start, end)."""
+    dates = index.tz_convert(_market_tz()).tz_localize(None).normalize().values
+    col = {s: i for i, s in enumerate(symbols)}
+    mask = np.zeros((len(index), len(symbols)), dtype=bool)
+    for symbol, start, end in intervals:
+        i = col.get(symbol)
+        if i is None:
+            continue
+        sel = dates >= np.datetime64(start)
+        if end is not None:
+            sel &= dates < np.datetime64(end)
+        mask[sel, i] = True
+    return mask
+
+
+def _benchmark(
+    index: pd.DatetimeIndex, frequency: str, start: dt.date, end: dt.date, as_of: dt.datetime | None
+) -> np.ndarray:
+    """SPY closes on the panel's stamps. Daily panels fall back to SPY hourly bars stamped at the
+    same 16:00 close when no SPY daily bars are stored (the demo ships SPY hourly only)."""
+    for freq in dict.fromkeys((frequency, "1h")):
+        qs = Bar.objects.filter(
+            instrument__symbol=BENCHMARK_SYMBOL,
+            frequency=freq,
+            ts__gte=_utc_bound(start),
+            ts__lt=_utc_bound(end),
+        )
+        if as_of is not None:
+            qs = qs.filter(known_at__lte=as_of)
+        rows = list(qs.values_list("ts", "close"))
+        if rows:
+            s = pd.Series([float(c) for _, c in rows], index=pd.to_datetime([t for t, _ in rows], utc=True))
+            bench = s.reindex(index).to_numpy(dtype=np.float64)
+            if np.isfinite(bench).any():
+                bench[~np.isfinite(bench) | (bench <= 0)] = np.nan
+                return bench
+    return np.full(len(index), np.nan)
+
+
+def panel_hash(panel: Panel) -> str:
+    """sha256 over everything the engine reads, so two runs with the same hash saw the same data."""
+    h = hashlib.sha256()
+    h.update(
+        f"{panel.freq}|{panel.bars_per_day}|{','.join(panel.symbols)}|{','.join(panel.sector_names)}".encode()
+    )
+    h.update(np.ascontiguousarray(panel.index.astype("datetime64[ns]").astype(np.int64)).tobytes())
+    for arr in (panel.open, panel.high, panel.low, panel.close, panel.volume, panel.benchmark):
+        h.update(np.ascontiguousarray(np.nan_to_num(arr, nan=-1.0)).tobytes())
+        h.update(np.ascontiguousarray(np.isnan(arr)).tobytes())
+    h.update(np.ascontiguousarray(panel.member).tobytes())
+    h.update(np.ascontiguousarray(panel.sector).tobytes())
+    return h.hexdigest()
+
+
+def panel_build(
+    *,
+    universe: Universe,
+    frequency: str,
+    start: dt.date,
+    end: dt.date,
+    as_of: dt.datetime | None = None,
+    symbols: list[str] | None = None,
+    bars_per_day: int | None = None,
+) -> PanelBuild:
+    """The point-in-time panel of `universe` for bars ending in [start, end) (market dates).
+
+    Names are the universe's members at any time in the range (optionally restricted to
+    `symbols`); `member[t, i]` follows the Membership intervals on each bar's market date. Members
+    without any bar are dropped from the panel and reported, never filled."""
+    if frequency not in FREQUENCIES:
+        raise PanelDataError(f"unknown frequency {frequency!r}; expected one of {FREQUENCIES}")
+    if not start < end:
+        raise PanelDataError(f"empty date range: start {start} is not before end {end}")
+    memberships = Membership.objects.filter(universe=universe, start_date__lt=end).filter(
+        Q(end_date__isnull=True) | Q(end_date__gt=start)
+    )
+    if symbols is not None:
+        memberships = memberships.filter(symbol__in=symbols)
+    intervals = list(memberships.values_list("symbol", "start_date", "end_date"))
+    wanted = sorted({s for s, _, _ in intervals})
+    if not wanted:
+        raise PanelDataError(f"universe {universe.name!r} has no members between {start} and {end}")
+    frame = _bars_frame(wanted, frequency, start, end, as_of)
+    if frame.empty:
+        raise PanelDataError(
+            f"no {frequency} bars between {start} and {end} for the {len(wanted)} members of universe {universe.name!r}"
+        )
+    _reject_bad_rows(frame)
+    wide = frame.pivot(index="ts", columns="symbol")
+    index = pd.DatetimeIndex(wide.index)
+    names = list(wide["close"].columns)
+    sectors = dict(Instrument.objects.filter(symbol__in=names).values_list("symbol", "sector"))
+    sector_names = sorted({v for v in sectors.values() if v})
+    sector_id = {name: k for k, name in enumerate(sector_names)}
+
+    def arr(field: str) -> np.ndarray:
+        return np.ascontiguousarray(wide[field].to_numpy(dtype=np.float64))
+
+    try:
+        panel = Panel(
+            index=index.tz_convert("UTC").tz_localize(None).values.astype("datetime64[ns]"),
+            symbols=tuple(names),
+            open=arr("open"),
+            high=arr("high"),
+            low=arr("low"),
+            close=arr("close"),
+            volume=arr("volume"),
+            member=membership_mask(index, names, intervals),
+            sector=np.array([sector_id.get(sectors.get(s, ""), -1) for s in names], dtype=np.int64),
+            benchmark=_benchmark(index, frequency, start, end, as_of),
+            freq=frequency,
+            bars_per_day=bars_per_day,
+            sector_names=tuple(sector_names),
+        )
+    except PanelError as exc:
+        raise PanelDataError(f"the engine refuses the panel: {exc}") from exc
+    return PanelBuild(
+        panel=panel,
+        data_hash=panel_hash(panel),
+        members_without_bars=tuple(s for s in wanted if s not in set(names)),
+        n_bars=len(frame),
+    )
+
+
+def to_json_number(value: float | int | np.floating | np.integer | None) -> float | int | None:
+    """An engine number as a JSON-safe value: NaN/inf -> None (JSON and jsonb cannot hold them)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    f = float(value)
+    return f if math.isfinite(f) else None
+
+
+def to_json_list(values: np.ndarray) -> list[float | None]:
+    return [to_json_number(v) for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+def to_json_value(value):
+    """Recursively convert engine output (numpy scalars/arrays, dicts, lists) to plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_json_value(v) for v in value.tolist()]
+    if isinstance(value, (str,)) or value is None:
+        return value
+    if isinstance(value, (np.datetime64, dt.datetime, dt.date, pd.Timestamp)):
+        return pd.Timestamp(value).isoformat()
+    return to_json_number(value)
