@@ -1,0 +1,94 @@
+"""Feature library throughput on the real 504-stock daily S&P 500 set (../shared/data).
+
+Measures (1) the full computation of every registered feature over ~5,400 bars x 503 names, float32
+output, and (2) the live incremental update: all features at ONE new bar for 500 names from the
+trailing `required_lookback + 1` bars (median of repeated calls). Also checks the incremental row
+equals the full computation's last row. Last line: one JSON object of the figures."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workers.engine.datasets import DAILY_PARQUET, load_daily_sp500  # noqa: E402
+from workers.engine.features import (  # noqa: E402
+    compute_features,
+    compute_features_last,
+    feature_names,
+    required_lookback,
+)
+
+
+def main() -> None:
+    if not DAILY_PARQUET.exists():
+        sys.exit(f"missing {DAILY_PARQUET}: the shared data folder is required for this benchmark")
+    t0 = time.perf_counter()
+    panel = load_daily_sp500()
+    load_s = time.perf_counter() - t0
+    names = feature_names()
+    rows = int(panel.has_bar.sum())
+
+    t0 = time.perf_counter()
+    fs = compute_features(panel, names, dtype=np.float32)
+    seconds = time.perf_counter() - t0
+
+    lookback = required_lookback(names)
+    tail = panel.slice_rows(len(panel.index))  # the full panel; the tail is taken below
+    start = len(panel.index) - (lookback + 1)
+    tail = type(panel)(
+        index=panel.index[start:],
+        symbols=panel.symbols,
+        open=panel.open[start:],
+        high=panel.high[start:],
+        low=panel.low[start:],
+        close=panel.close[start:],
+        volume=panel.volume[start:],
+        member=panel.member[start:],
+        sector=panel.sector,
+        benchmark=panel.benchmark[start:],
+        freq=panel.freq,
+        sector_names=panel.sector_names,
+    )
+    compute_features_last(tail, names)  # warm-up
+    timings = []
+    for _ in range(30):
+        t1 = time.perf_counter()
+        last = compute_features_last(tail, names)
+        timings.append(time.perf_counter() - t1)
+    incremental_ms = float(np.median(timings) * 1000)
+
+    full_last = compute_features(panel.slice_rows(len(panel.index)), names, dtype=np.float64).values[:, -1, :]
+    both = np.isfinite(full_last) & np.isfinite(last)
+    same_nan = bool((np.isfinite(full_last) == np.isfinite(last)).all())
+    max_abs_diff = float(np.max(np.abs(full_last[both] - last[both]))) if both.any() else 0.0
+
+    defined = float(np.isfinite(fs.values[:, panel.has_bar]).mean())
+    print(f"panel {panel.shape} loaded in {load_s:.2f}s; {len(names)} features, lookback {lookback}")
+    print(
+        f"full: {seconds:.2f}s ({rows / seconds / 1e6:.2f}M rows/s); defined share on bar rows {defined:.3f}"
+    )
+    print(f"incremental: median {incremental_ms:.2f} ms over 30 calls, N={panel.shape[1]}")
+    print(f"incremental == full last row: NaN pattern same={same_nan}, max |diff| {max_abs_diff:.3g}")
+    print(
+        json.dumps(
+            {
+                "features": len(names),
+                "rows": rows,
+                "seconds": round(seconds, 3),
+                "incremental_ms": round(incremental_ms, 3),
+                "names": panel.shape[1],
+                "incremental_max_abs_diff": max_abs_diff,
+                "incremental_nan_pattern_equal": same_nan,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

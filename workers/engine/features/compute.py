@@ -1,0 +1,87 @@
+"""Computing features: the whole panel at once (research, training) or only the last bar (live).
+
+`compute_features_last` is the incremental update: for ONE new bar it recomputes every feature's
+last row from the last `lookback + 1` rows that feature needs (features grouped by lookback, each
+group on its own short tail). Because every feature has finite memory, this equals the last row of
+`compute_features` over the full history (tests assert it to 1e-9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..panel import Panel
+from .context import FeatureContext
+from .registry import resolve
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """values[f, t, n] = feature names[f] for symbols[n] at index[t]; NaN where undefined."""
+
+    names: list[str]
+    values: np.ndarray  # (F, T, N)
+    index: np.ndarray  # (T,) datetime64[ns]
+    symbols: tuple[str, ...]
+
+    def _mask(self, mask: np.ndarray) -> np.ndarray:
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_ or mask.shape != self.values.shape[1:]:
+            raise ValueError(
+                f"mask must be a {self.values.shape[1:]} bool array, got {mask.dtype} {mask.shape}"
+            )
+        return mask
+
+    def stack(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Training rows where `mask` is True: (R, F) values and an (R, 2) int64 array of (t, n),
+        ordered by t then n (time order, which walk-forward splits rely on)."""
+        mask = self._mask(mask)
+        t_idx, n_idx = np.nonzero(mask)
+        X = np.ascontiguousarray(self.values[:, t_idx, n_idx].T)
+        return X, np.stack([t_idx, n_idx], axis=1).astype(np.int64)
+
+    def to_frame(self, mask: np.ndarray) -> pd.DataFrame:
+        """`stack` as a DataFrame indexed by (ts, symbol), one column per feature."""
+        X, rows = self.stack(mask)
+        idx = pd.MultiIndex.from_arrays(
+            [pd.DatetimeIndex(self.index[rows[:, 0]]), np.asarray(self.symbols, dtype=object)[rows[:, 1]]],
+            names=["ts", "symbol"],
+        )
+        return pd.DataFrame(X, index=idx, columns=self.names)
+
+
+def compute_features(panel: Panel, names: Iterable[str] | None = None, *, dtype=np.float32) -> FeatureSet:
+    """All (or the named) features over the whole panel, as an (F, T, N) array of `dtype`.
+
+    Computation is float64; only the stored result is cast (float32 halves memory for training)."""
+    specs = resolve(names)
+    T, N = panel.shape
+    values = np.empty((len(specs), T, N), dtype=dtype)
+    ctx = FeatureContext(panel)
+    for i, spec in enumerate(specs):
+        values[i] = ctx.evaluate(spec.name)
+    return FeatureSet(names=[s.name for s in specs], values=values, index=panel.index, symbols=panel.symbols)
+
+
+def compute_features_last(panel_tail: Panel, names: Iterable[str] | None = None) -> np.ndarray:
+    """(F, N) float64: the features at the panel's LAST row, reading only the rows each needs.
+
+    Pass at least `required_lookback(names) + 1` trailing rows; with fewer, the result is still the
+    last row of `compute_features(panel_tail)` (long-lookback features are then NaN)."""
+    specs = resolve(names)
+    T, N = panel_tail.shape
+    out = np.full((len(specs), N), np.nan)
+    if T == 0:
+        return out
+    contexts: dict[int, FeatureContext] = {}
+    for i, spec in enumerate(specs):
+        start = max(0, T - spec.lookback - 1)
+        ctx = contexts.get(start)
+        if ctx is None:
+            ctx = contexts[start] = FeatureContext(panel_tail, start)
+        out[i] = ctx.feature(spec.name)[-1]
+    return out

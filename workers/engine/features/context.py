@@ -1,0 +1,94 @@
+"""What a feature function sees: the panel's arrays for a block of rows, plus a memo of shared work.
+
+The same context type serves the full computation (all T rows) and the live last-row update (the
+last `lookback + 1` rows of the panel), which is why a feature may only use trailing operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..panel import Panel
+from .ops import safe_log, shift
+from .registry import FEATURES
+
+_BAR_KINDS = ("price", "volatility", "volume", "market", "factor")
+
+
+class FeatureContext:
+    def __init__(self, panel: Panel, start: int = 0) -> None:
+        """Rows [start, T) of `panel` (views, no copies)."""
+        self.open = panel.open[start:]
+        self.high = panel.high[start:]
+        self.low = panel.low[start:]
+        self.close = panel.close[start:]
+        self.volume = panel.volume[start:]
+        self.member = panel.member[start:]
+        self.benchmark = panel.benchmark[start:]
+        self.sector = panel.sector
+        self.periods_per_year = panel.periods_per_year
+        self.has_bar = np.isfinite(self.open) & np.isfinite(self.close)
+        self.universe = self.member & self.has_bar
+        self._memo: dict[str, np.ndarray] = {}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.close.shape
+
+    def memo(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """Compute a shared intermediate once per context (callers must not modify the result)."""
+        value = self._memo.get(key)
+        if value is None:
+            value = self._memo[key] = make()
+        return value
+
+    # Shared intermediates used by many features.
+    @property
+    def log_close(self) -> np.ndarray:
+        return self.memo("log_close", lambda: np.log(self.close))
+
+    @property
+    def ret(self) -> np.ndarray:
+        """1-bar log close-to-close return (NaN when either bar is missing)."""
+        return self.memo("ret", lambda: self.log_close - shift(self.log_close, 1))
+
+    @property
+    def bench_log(self) -> np.ndarray:
+        return self.memo("bench_log", lambda: safe_log(self.benchmark))
+
+    @property
+    def bench_ret(self) -> np.ndarray:
+        """(T,) 1-bar log return of the benchmark."""
+        return self.memo("bench_ret", lambda: self.bench_log - shift(self.bench_log, 1))
+
+    @property
+    def dollar_volume(self) -> np.ndarray:
+        return self.memo("dollar_volume", lambda: self.close * self.volume)
+
+    def broadcast(self, series: np.ndarray) -> np.ndarray:
+        """A (T,) market series as a (T, N) array (the same value for every name at t)."""
+        return np.broadcast_to(series[:, None], self.shape)
+
+    def feature(self, name: str) -> np.ndarray:
+        """Another feature's final value (masked as its kind requires), memoised: for features that
+        build on features (ranks, sector-relative values). Its lookback must be <= the caller's."""
+        return self.memo(f"feature:{name}", lambda: self.evaluate(name))
+
+    def evaluate(self, name: str) -> np.ndarray:
+        """Run a registered feature and apply its definedness rules (see registry)."""
+        spec = FEATURES[name]
+        raw = self._memo.get(f"feature:{name}")
+        if raw is not None:
+            return raw
+        out = np.array(spec.fn(self), dtype=np.float64, copy=True)
+        if out.shape != self.shape:
+            raise ValueError(f"feature {name!r} returned shape {out.shape}, expected {self.shape}")
+        if spec.kind in _BAR_KINDS:
+            out[~self.has_bar] = np.nan
+        elif spec.kind == "cross_sectional":
+            out[~self.universe] = np.nan
+        out[~np.isfinite(out)] = np.nan
+        out[: spec.lookback] = np.nan
+        return out

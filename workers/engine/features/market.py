@@ -1,0 +1,93 @@
+"""Market context: the benchmark's trend and volatility regime, and breadth of the universe.
+
+One value per bar, broadcast to every name (kind "market": NaN where the name has no bar). Breadth
+counts only universe members with a bar at t, so it is point-in-time like the membership itself."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .context import FeatureContext
+from .ops import rmean, rstd, safe_div, shift, xs_mean
+from .registry import feature
+
+
+def _register_mkt_ret(k: int) -> None:
+    @feature(f"mkt_ret_{k}", lookback=k, kind="market")
+    def mkt_ret(ctx: FeatureContext) -> np.ndarray:
+        """Benchmark log return over the last k bars."""
+        return ctx.broadcast(ctx.bench_log - shift(ctx.bench_log, k))
+
+
+for _k in (1, 5, 20):
+    _register_mkt_ret(_k)
+
+
+def _register_mkt_ma(w: int) -> None:
+    @feature(f"mkt_dist_ma_{w}", lookback=w - 1, kind="market")
+    def mkt_dist_ma(ctx: FeatureContext) -> np.ndarray:
+        """Benchmark close over its w-bar moving average - 1 (trend regime)."""
+        b = ctx.benchmark[:, None]
+        return ctx.broadcast((safe_div(b, rmean(b, w)) - 1.0)[:, 0])
+
+
+for _w in (50, 200):
+    _register_mkt_ma(_w)
+
+
+def _bench_vol(ctx: FeatureContext, w: int) -> np.ndarray:
+    return ctx.memo(f"bench_vol_{w}", lambda: rstd(ctx.bench_ret[:, None], w)[:, 0])
+
+
+@feature("mkt_vol_20", lookback=20, kind="market")
+def mkt_vol_20(ctx: FeatureContext) -> np.ndarray:
+    """Benchmark realised vol over 20 bars."""
+    return ctx.broadcast(_bench_vol(ctx, 20))
+
+
+@feature("mkt_vol_regime", lookback=120, kind="market")
+def mkt_vol_regime(ctx: FeatureContext) -> np.ndarray:
+    """Benchmark 20-bar over 120-bar realised vol (> 1: a stressed regime)."""
+    return ctx.broadcast(safe_div(_bench_vol(ctx, 20), _bench_vol(ctx, 120)))
+
+
+def _register_breadth(w: int) -> None:
+    @feature(f"breadth_ma_{w}", lookback=w - 1, kind="market")
+    def breadth(ctx: FeatureContext) -> np.ndarray:
+        """Share of universe members (with a bar) whose close is above their own w-bar average."""
+        ma = ctx.memo(f"close_ma_{w}", lambda: rmean(ctx.close, w))
+        above = (ctx.close > ma).astype(np.float64)
+        return ctx.broadcast(xs_mean(np.where(np.isfinite(ma), above, np.nan), ctx.universe))
+
+
+for _w in (50, 200):
+    _register_breadth(_w)
+
+
+@feature("advance_decline", lookback=1, kind="market")
+def advance_decline(ctx: FeatureContext) -> np.ndarray:
+    """(advancers - decliners) / names with a 1-bar return, among universe members."""
+    r = ctx.ret
+    sign = np.where(np.isfinite(r), np.sign(r), np.nan)
+    return ctx.broadcast(xs_mean(sign, ctx.universe))
+
+
+@feature("universe_ret_1", lookback=1, kind="market")
+def universe_ret_1(ctx: FeatureContext) -> np.ndarray:
+    """Equal-weight mean 1-bar log return of the universe."""
+    return ctx.broadcast(xs_mean(ctx.ret, ctx.universe))
+
+
+@feature("universe_ret_20", lookback=20, kind="market")
+def universe_ret_20(ctx: FeatureContext) -> np.ndarray:
+    """Equal-weight mean 20-bar log return of the universe (members at t)."""
+    return ctx.broadcast(xs_mean(ctx.log_close - shift(ctx.log_close, 20), ctx.universe))
+
+
+@feature("dispersion_1", lookback=1, kind="market")
+def dispersion_1(ctx: FeatureContext) -> np.ndarray:
+    """Cross-sectional std of 1-bar returns across the universe (stock-picking opportunity)."""
+    r = ctx.ret
+    m = xs_mean(r, ctx.universe)
+    dev = (r - m[:, None]) ** 2
+    return ctx.broadcast(np.sqrt(xs_mean(dev, ctx.universe)))

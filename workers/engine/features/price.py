@@ -1,0 +1,127 @@
+"""Price features: returns, gaps, trend (distance to moving averages), RSI, Bollinger, breakouts.
+
+Returns are log returns of RAW closes: a stock split inside a window shows up as a large return
+(the daily set's prices are unadjusted; adjusting is the data layer's job, not the feature's)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .context import FeatureContext
+from .ops import rmax, rmean, rmin, rstd, safe_div, shift
+from .registry import feature
+
+RETURN_WINDOWS = (1, 3, 5, 10, 20, 60)
+MA_WINDOWS = (10, 20, 50, 200)
+
+
+def _register_returns(k: int) -> None:
+    @feature(f"ret_{k}", lookback=k, kind="price")
+    def ret(ctx: FeatureContext) -> np.ndarray:
+        """Log close-to-close return over the last k bars."""
+        return ctx.log_close - shift(ctx.log_close, k)
+
+
+for _k in RETURN_WINDOWS:
+    _register_returns(_k)
+
+
+@feature("mom_60_5", lookback=60, kind="price")
+def mom_60_5(ctx: FeatureContext) -> np.ndarray:
+    """Momentum from t-60 to t-5, skipping the last 5 bars (short-term reversal kept out)."""
+    return shift(ctx.log_close, 5) - shift(ctx.log_close, 60)
+
+
+@feature("gap_open", lookback=1, kind="price")
+def gap_open(ctx: FeatureContext) -> np.ndarray:
+    """Opening gap: log(open_t / close_{t-1}) (overnight for daily bars and each day's first hour)."""
+    return np.log(ctx.open) - shift(ctx.log_close, 1)
+
+
+@feature("gap_mean_5", lookback=5, kind="price")
+def gap_mean_5(ctx: FeatureContext) -> np.ndarray:
+    """Mean opening gap over the last 5 bars (persistent overnight drift)."""
+    return rmean(ctx.feature("gap_open"), 5)
+
+
+@feature("intraday_ret", lookback=0, kind="price")
+def intraday_ret(ctx: FeatureContext) -> np.ndarray:
+    """log(close / open) of the bar itself."""
+    return ctx.log_close - np.log(ctx.open)
+
+
+def _close_ma(ctx: FeatureContext, w: int) -> np.ndarray:
+    return ctx.memo(f"close_ma_{w}", lambda: rmean(ctx.close, w))
+
+
+def _register_ma(w: int) -> None:
+    @feature(f"dist_ma_{w}", lookback=w - 1, kind="price")
+    def dist_ma(ctx: FeatureContext) -> np.ndarray:
+        """close / simple moving average of the last w closes - 1."""
+        return safe_div(ctx.close, _close_ma(ctx, w)) - 1.0
+
+
+for _w in MA_WINDOWS:
+    _register_ma(_w)
+
+
+@feature("ma_cross_10_50", lookback=49, kind="price")
+def ma_cross_10_50(ctx: FeatureContext) -> np.ndarray:
+    """Fast over slow moving average - 1 (trend direction)."""
+    return safe_div(_close_ma(ctx, 10), _close_ma(ctx, 50)) - 1.0
+
+
+@feature("rsi_14", lookback=14, kind="price")
+def rsi_14(ctx: FeatureContext) -> np.ndarray:
+    """RSI over 14 bars with SIMPLE averages of gains and losses (Cutler's RSI), 0..100.
+
+    Wilder's exponential smoothing has infinite memory; the simple form keeps the value at t a
+    function of the last 15 closes, so live and batch computations agree exactly. 50 when flat."""
+    d = ctx.close - shift(ctx.close, 1)
+    gain = rmean(np.maximum(d, 0.0), 14)
+    loss = rmean(np.maximum(-d, 0.0), 14)
+    total = gain + loss
+    rsi = 100.0 * safe_div(gain, total)
+    return np.where(total == 0.0, 50.0, rsi)
+
+
+@feature("bb_pos_20", lookback=19, kind="price")
+def bb_pos_20(ctx: FeatureContext) -> np.ndarray:
+    """Bollinger position: (close - MA20) / (2 * std20 of closes); +-1 at the bands."""
+    return safe_div(ctx.close - _close_ma(ctx, 20), 2.0 * rstd(ctx.close, 20))
+
+
+def _register_breakouts(w: int) -> None:
+    @feature(f"breakout_high_{w}", lookback=w, kind="price")
+    def breakout_high(ctx: FeatureContext) -> np.ndarray:
+        """log(close / highest high of the previous w bars): > 0 is a breakout above the range."""
+        return ctx.log_close - np.log(shift(rmax(ctx.high, w), 1))
+
+    @feature(f"breakout_low_{w}", lookback=w, kind="price")
+    def breakout_low(ctx: FeatureContext) -> np.ndarray:
+        """log(close / lowest low of the previous w bars): < 0 is a breakdown below the range."""
+        return ctx.log_close - np.log(shift(rmin(ctx.low, w), 1))
+
+
+for _w in (20, 60):
+    _register_breakouts(_w)
+
+
+@feature("range_pos_20", lookback=19, kind="price")
+def range_pos_20(ctx: FeatureContext) -> np.ndarray:
+    """Where the close sits in the last 20 bars' high-low range (0 = at the low, 1 = at the high)."""
+    hi, lo = rmax(ctx.high, 20), rmin(ctx.low, 20)
+    return safe_div(ctx.close - lo, hi - lo)
+
+
+@feature("close_loc", lookback=0, kind="price")
+def close_loc(ctx: FeatureContext) -> np.ndarray:
+    """Close location within its own bar's range (0.5 for a bar with high == low)."""
+    rng = ctx.high - ctx.low
+    return np.where(rng == 0.0, 0.5, safe_div(ctx.close - ctx.low, rng))
+
+
+@feature("max_ret_20", lookback=20, kind="price")
+def max_ret_20(ctx: FeatureContext) -> np.ndarray:
+    """Largest 1-bar return in the last 20 bars (lottery-like names)."""
+    return rmax(ctx.ret, 20)
