@@ -35,12 +35,18 @@ class Bar(models.Model):
     known_at = models.DateTimeField()
     source = models.CharField(max_length=64)
     ingested_at = models.DateTimeField()
-    import_run = models.ForeignKey("ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    import_run = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["instrument", "frequency", "ts"], name="bar_unique_instrument_freq_ts"),
-            models.CheckConstraint(condition=models.Q(known_at__gte=models.F("ts")), name="bar_known_not_before_end"),
+            models.UniqueConstraint(
+                fields=["instrument", "frequency", "ts"], name="bar_unique_instrument_freq_ts"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(known_at__gte=models.F("ts")), name="bar_known_not_before_end"
+            ),
         ]
         indexes = [models.Index(fields=["frequency", "ts"], name="bar_freq_ts")]
 
