@@ -1,0 +1,265 @@
+"""`OptimizerAllocator`: the cvxpy mean-variance allocator behind the `Allocator` contract.
+
+One DPP problem is built on the first bar (and again only if N or the sector count changes) and
+re-solved with warm start each rebalance. A failed solve never raises out of `allocate`: the
+result is the hold fallback (current weights clipped to what is allowed, scaled to the caps) with
+the solver status or exception text in `status` / `reason`.
+
+Volatility band (annualised ex-ante, sqrt(w' Sigma w * periods_per_year)):
+- upper bound: with a conic solver (CLARABEL, SCS, ECOS) it is a SOC constraint of the problem.
+  With OSQP (a QP solver) it is met by a search on risk aversion: raising gamma lowers ex-ante
+  vol monotonically, and the constrained optimum is exactly the unconstrained one at
+  gamma + lambda (lambda the constraint's multiplier), so searching gamma until vol lands just
+  under the cap recovers it to the search tolerance. Each step is a warm re-solve.
+- lower bound: non-convex, never a constraint. When vol is below it, the same search lowers
+  gamma (takes more risk for the same alpha) down to 1e-4 x the configured gamma; if caps or weak
+  alpha still keep vol below the band (long-only, no leverage: scaling up is impossible), the
+  result says so in diagnostics["vol_below_min"].
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..allocation import AllocationContext, AllocationResult
+from .bounds import Bounds, compute_bounds, hold_fallback, sector_sums
+from .config import OptimizerConfig
+from .problem import PortfolioProblem
+from .risk_model import FactorRiskModel, estimate_factor_model
+
+ACCEPTED_STATUSES = ("optimal", "optimal_inaccurate")
+FEASIBILITY_TOL = 1e-4  # accepted violation of linear constraints after repair (solver eps 1e-5)
+VOL_TOL = 1e-3  # relative tolerance on the vol band
+VOL_SEARCH_EDGE = 0.03  # stop the search once vol is within 3% inside the violated edge
+MIN_GAMMA_FRACTION = 1e-4
+
+
+class SolveFailed(RuntimeError):
+    """The solver returned no usable solution; the message is the reason recorded."""
+
+
+class OptimizerAllocator:
+    def __init__(self, config: OptimizerConfig | None = None) -> None:
+        self.config = config or OptimizerConfig()
+        self._problem: PortfolioProblem | None = None
+        self.builds = 0  # how many times the problem was (re)built, for tests and benches
+
+    def problem_for(self, bounds: Bounds) -> PortfolioProblem:
+        """The cached problem, rebuilt only when the universe size or the sector map changes."""
+        p = self._problem
+        vol_constraint = self.config.vol_as_constraint
+        same = (
+            p is not None
+            and p.vol_constraint == vol_constraint
+            and p.g == bounds.n_sector_rows
+            and np.array_equal(p.sector_rows, bounds.sector_rows)
+        )
+        if not same:
+            p = PortfolioProblem(
+                sector_rows=bounds.sector_rows,
+                n_sector_rows=bounds.n_sector_rows,
+                k=self.config.n_factors,
+                vol_constraint=vol_constraint,
+            )
+            self._problem = p
+            self.builds += 1
+        return p
+
+    def allocate(self, ctx: AllocationContext) -> AllocationResult:
+        start = time.perf_counter()
+        bounds = compute_bounds(ctx, self.config)  # bad input raises: a caller bug, not a solve failure
+        try:
+            weights, status, diag = self._optimise(ctx, bounds)
+        except Exception as exc:  # noqa: BLE001 - a solve must never crash a backtest or live cycle
+            reason = str(exc) if isinstance(exc, SolveFailed) else f"{type(exc).__name__}: {exc}"
+            return self._fallback(ctx, bounds, reason=reason, start=start)
+        diag.update(bounds.diagnostics)
+        return AllocationResult(
+            weights=weights,
+            status=status,
+            solve_ms=(time.perf_counter() - start) * 1000.0,
+            diagnostics=diag,
+        )
+
+    def _fallback(
+        self, ctx: AllocationContext, bounds: Bounds, *, reason: str, start: float
+    ) -> AllocationResult:
+        weights, scaled = hold_fallback(bounds, ctx.exposure_cap, self.config.sector_hard_cap)
+        return AllocationResult(
+            weights=weights,
+            status="fallback_scaled" if scaled else "fallback_hold",
+            reason=reason,
+            solve_ms=(time.perf_counter() - start) * 1000.0,
+            diagnostics=dict(bounds.diagnostics),
+        )
+
+    def _optimise(self, ctx: AllocationContext, bounds: Bounds) -> tuple[np.ndarray, str, dict]:
+        cfg = self.config
+        n = bounds.w0.shape[0]
+        model = estimate_factor_model(
+            ctx.returns_window,
+            n_factors=cfg.n_factors,
+            min_obs=cfg.min_obs,
+            default_idio_vol=cfg.default_idio_vol,
+            periods_per_year=ctx.periods_per_year,
+        )
+        problem = self.problem_for(bounds)
+        per_bar = math.sqrt(ctx.periods_per_year)
+        risk_budget = cfg.vol_max / per_bar if cfg.vol_max is not None else None
+        problem.set_values(
+            alpha=bounds.alpha,
+            w0=bounds.w0,
+            lb=bounds.lb,
+            ub=bounds.ub,
+            cost=np.full(n, cfg.cost_bps * 1e-4),
+            loadings=model.exposures,
+            idio_var=model.idio_var,
+            gamma=cfg.risk_aversion,
+            soft_cap=cfg.sector_soft_cap,
+            penalty=cfg.sector_penalty,
+            hard_cap=cfg.sector_hard_cap,
+            exposure=ctx.exposure_cap,
+            turnover=bounds.turnover_cap,
+            risk_budget=risk_budget,
+        )
+        search = _VolSearch(self, problem, model, bounds, ctx, risk_budget)
+        weights, status, diag = search.run()
+        self._check_feasible(weights, bounds, ctx)
+        diag.update(
+            {
+                "ex_ante_vol": model.vol(weights, ctx.periods_per_year),
+                "turnover": float(np.abs(weights - bounds.w0).sum()),
+                "exposure": float(weights.sum()),
+                "n_holdings": int((weights > 0).sum()),
+                "risk_shrinkage": model.shrinkage,
+                "n_risk_estimated": int(model.estimated.sum()),
+                "solver": cfg.solver,
+                "vol_constraint": problem.vol_constraint,
+            }
+        )
+        return weights, status, diag
+
+    def solve_once(
+        self, problem: PortfolioProblem, bounds: Bounds, ctx: AllocationContext
+    ) -> tuple[str, np.ndarray, float]:
+        status, w, ms = problem.solve(solver=self.config.solver, options=self.config.options())
+        if status not in ACCEPTED_STATUSES or w is None or not np.isfinite(w).all():
+            raise SolveFailed(f"solver {self.config.solver} returned status {status!r}")
+        return status, self.repair(w, bounds, ctx.exposure_cap), ms
+
+    def repair(self, w: np.ndarray, bounds: Bounds, exposure_cap: float) -> np.ndarray:
+        """Remove solver-tolerance noise: clip into [lb, ub], zero dust, meet the exposure cap."""
+        w = np.clip(w, bounds.lb, bounds.ub)
+        w = np.where((w < self.config.dust) & (bounds.lb == 0), 0.0, w)
+        total = w.sum()
+        if total > exposure_cap:
+            w = w * (exposure_cap / total)
+        return w
+
+    def _check_feasible(self, w: np.ndarray, bounds: Bounds, ctx: AllocationContext) -> None:
+        problems = []
+        if bounds.turnover_cap is not None:
+            turnover = float(np.abs(w - bounds.w0).sum())
+            if turnover > bounds.turnover_cap + FEASIBILITY_TOL:
+                problems.append(f"turnover {turnover:.6f} > cap {bounds.turnover_cap:.6f}")
+        if self.config.sector_hard_cap is not None:
+            worst = float(sector_sums(w, bounds.sector_rows, bounds.n_sector_rows).max())
+            if worst > self.config.sector_hard_cap + FEASIBILITY_TOL:
+                problems.append(f"sector weight {worst:.6f} > hard cap {self.config.sector_hard_cap}")
+        if problems:
+            raise SolveFailed("solution infeasible after repair: " + "; ".join(problems))
+
+
+class _VolSearch:
+    """Solve at the configured risk aversion, then search gamma (in log space) while ex-ante vol is
+    outside the band on a side the problem itself does not enforce (see the module docstring)."""
+
+    def __init__(
+        self,
+        owner: OptimizerAllocator,
+        problem: PortfolioProblem,
+        model: FactorRiskModel,
+        bounds: Bounds,
+        ctx: AllocationContext,
+        risk_budget: float | None,
+    ) -> None:
+        self.owner, self.problem, self.model, self.bounds, self.ctx = owner, problem, model, bounds, ctx
+        self.risk_budget = risk_budget
+        cfg = owner.config
+        self.vmin, self.vmax = cfg.vol_min, cfg.vol_max
+        self.solve_ms: list[float] = []
+
+    def side(self, vol: float) -> int:
+        """+1 above the cap, -1 below the floor, 0 inside the band (with tolerance)."""
+        if self.vmax is not None and vol > self.vmax * (1 + VOL_TOL):
+            return 1
+        if self.vmin is not None and vol < self.vmin * (1 - VOL_TOL):
+            return -1
+        return 0
+
+    def solve_at(self, gamma: float) -> tuple[str, np.ndarray, float]:
+        self.problem.set_gamma(
+            gamma, loadings=self.model.exposures, idio_var=self.model.idio_var, risk_budget=self.risk_budget
+        )
+        status, w, ms = self.owner.solve_once(self.problem, self.bounds, self.ctx)
+        self.solve_ms.append(ms)
+        return status, w, self.model.vol(w, self.ctx.periods_per_year)
+
+    def run(self) -> tuple[np.ndarray, str, dict]:
+        cfg = self.owner.config
+        base = cfg.risk_aversion
+        status, w, vol = self.solve_at(base)
+        s0 = self.side(vol)
+        diag: dict = {"gamma": base}
+        if s0 == 0:
+            diag.update(n_solves=1, solve_ms=self.solve_ms)
+            return w, status, diag
+        g_bad, g_far = base, None
+        tried = [(base, status, w, vol)]
+        best = None  # in-band solution closest to the base gamma
+        g_floor = base * MIN_GAMMA_FRACTION
+        while len(self.solve_ms) < cfg.vol_search_max_solves:
+            vol_bad = next(v for g, _, _, v in tried if g == g_bad)
+            if g_far is None:
+                target = (
+                    self.vmax * (1 - VOL_SEARCH_EDGE / 2) if s0 > 0 else self.vmin * (1 + VOL_SEARCH_EDGE / 2)
+                )
+                step = float(
+                    np.clip(
+                        (vol_bad / target) ** 2 if s0 > 0 else (target / max(vol_bad, 1e-12)) ** 2, 1.5, 1e3
+                    )
+                )
+                g = g_bad * step if s0 > 0 else max(g_bad / step, g_floor)
+                if g == g_bad:
+                    break  # reached the floor on gamma
+            else:
+                g = math.sqrt(g_bad * g_far)
+            status, w, vol = self.solve_at(g)
+            tried.append((g, status, w, vol))
+            side = self.side(vol)
+            if side == s0:
+                g_bad = g
+                continue
+            g_far = g
+            if side == 0:
+                best = (g, status, w, vol)
+                near = (
+                    vol >= self.vmax * (1 - VOL_SEARCH_EDGE)
+                    if s0 > 0
+                    else vol <= self.vmin * (1 + VOL_SEARCH_EDGE)
+                )
+                if near or (s0 < 0 and self.vmax is None):
+                    break
+        diag["n_solves"] = len(self.solve_ms)
+        diag["solve_ms"] = self.solve_ms
+        if best is None:
+            # Out of band everywhere we looked: keep the solution nearest the band.
+            g, status, w, vol = min(tried, key=lambda t: t[3]) if s0 > 0 else max(tried, key=lambda t: t[3])
+            diag["vol_max_unattained" if s0 > 0 else "vol_below_min"] = vol
+        else:
+            g, status, w, vol = best
+        diag["gamma"] = g
+        return w, status, diag

@@ -1,0 +1,115 @@
+"""Settings of the portfolio optimizer, validated once so a bad setting fails at construction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+# Solvers the problem can be handed to. OSQP is a QP solver: it cannot take the second-order-cone
+# form of the volatility cap, so with OSQP the cap is met by a search on risk aversion instead.
+QP_SOLVERS = ("OSQP",)
+CONIC_SOLVERS = ("CLARABEL", "SCS", "ECOS")
+VOL_MODES = ("auto", "constraint", "search")
+
+DEFAULT_OSQP_OPTIONS = {
+    "eps_abs": 1e-5,
+    "eps_rel": 1e-5,
+    "polishing": False,
+    "adaptive_rho": True,
+    "max_iter": 20_000,
+}
+
+
+class OptimizerConfigError(ValueError):
+    """A setting of the optimizer that cannot work, with the reason."""
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Every knob of `OptimizerAllocator`.
+
+    Units: alpha is an expected return per bar; `risk_aversion` multiplies the per-bar variance;
+    `cost_bps` is charged per unit of one-way turnover; volatility bounds are annualised with the
+    context's `periods_per_year`.
+    """
+
+    risk_aversion: float = 1.0
+    cost_bps: float = 5.0
+    max_weight: float = 0.10
+    # Liquidity filter: failing names may only be sold (held) or stay at zero (not held).
+    min_price: float = 5.0
+    min_adv_dollar: float = 1e6
+    # Per-name trade size limit: |w - w0| * equity <= max_participation * ADV (dollar).
+    max_participation: float = 0.05
+    max_turnover: float | None = None  # sum |w - w0| per rebalance; None = no cap
+    sector_soft_cap: float | None = 0.25  # sector weight above this is penalised
+    sector_penalty: float = 0.01  # per unit of sector weight above the soft cap
+    sector_hard_cap: float | None = None  # optional hard cap on every sector's weight
+    vol_min: float | None = None  # annualised ex-ante vol band (lower bound pursued, see allocator)
+    vol_max: float | None = None
+    vol_mode: str = "auto"  # auto: SOC constraint for conic solvers, risk-aversion search for OSQP
+    vol_search_max_solves: int = 8
+    n_factors: int = 15
+    min_obs: int = 60  # returns needed in the window for a name to get an estimated risk
+    default_idio_vol: float = 0.80  # annualised idio vol for names with too little history
+    solver: str = "OSQP"
+    solver_options: dict = field(default_factory=dict)
+    dust: float = 1e-6  # target weights below this are set to zero
+
+    def __post_init__(self) -> None:
+        def positive(name: str, value: float | None, *, allow_zero: bool = False) -> None:
+            if value is None:
+                return
+            if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+                raise OptimizerConfigError(
+                    f"{name} must be a finite {'non-negative' if allow_zero else 'positive'} number, got {value!r}"
+                )
+
+        positive("risk_aversion", self.risk_aversion)
+        positive("cost_bps", self.cost_bps, allow_zero=True)
+        positive("max_weight", self.max_weight)
+        if self.max_weight > 1:
+            raise OptimizerConfigError(f"max_weight must be <= 1 (no leverage), got {self.max_weight}")
+        positive("min_price", self.min_price, allow_zero=True)
+        positive("min_adv_dollar", self.min_adv_dollar, allow_zero=True)
+        positive("max_participation", self.max_participation)
+        positive("max_turnover", self.max_turnover, allow_zero=True)
+        positive("sector_soft_cap", self.sector_soft_cap, allow_zero=True)
+        positive("sector_penalty", self.sector_penalty, allow_zero=True)
+        positive("sector_hard_cap", self.sector_hard_cap, allow_zero=True)
+        positive("vol_min", self.vol_min)
+        positive("vol_max", self.vol_max)
+        if self.vol_min is not None and self.vol_max is not None and self.vol_min > self.vol_max:
+            raise OptimizerConfigError(f"vol_min {self.vol_min} is above vol_max {self.vol_max}")
+        if self.vol_mode not in VOL_MODES:
+            raise OptimizerConfigError(f"vol_mode must be one of {VOL_MODES}, got {self.vol_mode!r}")
+        if self.solver not in QP_SOLVERS + CONIC_SOLVERS:
+            raise OptimizerConfigError(
+                f"solver must be one of {QP_SOLVERS + CONIC_SOLVERS}, got {self.solver!r}"
+            )
+        if self.vol_mode == "constraint" and self.solver in QP_SOLVERS and self.vol_max is not None:
+            raise OptimizerConfigError(
+                f"{self.solver} cannot solve the SOC volatility constraint; use vol_mode='search'"
+            )
+        if self.n_factors < 1:
+            raise OptimizerConfigError(f"n_factors must be >= 1, got {self.n_factors}")
+        if self.min_obs < 2:
+            raise OptimizerConfigError(f"min_obs must be >= 2, got {self.min_obs}")
+        positive("default_idio_vol", self.default_idio_vol)
+        if self.vol_search_max_solves < 1:
+            raise OptimizerConfigError("vol_search_max_solves must be >= 1")
+
+    @property
+    def vol_as_constraint(self) -> bool:
+        """True when the vol cap is a SOC constraint of the problem, False when it is met by search."""
+        if self.vol_max is None:
+            return False
+        if self.vol_mode == "auto":
+            return self.solver in CONIC_SOLVERS
+        return self.vol_mode == "constraint"
+
+    def options(self) -> dict:
+        """Keyword options passed to `problem.solve` for the configured solver."""
+        base = dict(DEFAULT_OSQP_OPTIONS) if self.solver == "OSQP" else {}
+        base.update(self.solver_options)
+        return base
