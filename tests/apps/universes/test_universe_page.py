@@ -47,7 +47,7 @@ def test_detail_default_shows_sp500_members_and_coverage(client, viewer, sp500):
 
 def test_latest_bar_date_is_the_default_and_named_universe_url(client, viewer, sp500):
     bars_from_fixture(POOKSOFT, freq="1d", days={date(2020, 12, 21)})
-    resp = client.get(reverse("universes:detail", args=["sp500"]))
+    resp = client.get(reverse("universes:detail", args=["sp500"]), {"freq": "1d"})
     assert resp.status_code == 200
     assert resp.context["at"] == date(2020, 12, 21)
     assert 'data-symbol="TSLA"' in resp.content.decode()
