@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import IntegrityError, connection, transaction
 
 from apps.marketdata.models import ImportRun
 from apps.universes.models import Membership, Universe
@@ -170,3 +171,14 @@ def test_command_imports_and_reports_errors(db, tmp_path):
         call_command("import_membership", str(INDEX_CONSTITUTION), "--format", "index_constitution")
     with pytest.raises(CommandError, match="file not found"):
         call_command("import_membership", str(tmp_path / "nope.csv"))
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="exclusion constraints exist on PostgreSQL only"
+)
+def test_postgres_exclusion_constraint_refuses_overlaps_written_around_the_service(sp500):
+    universe = Universe.objects.get(name="sp500")
+    with pytest.raises(IntegrityError, match="membership_no_overlap"), transaction.atomic():
+        Membership.objects.create(universe=universe, symbol="JNPR", start_date=date(2010, 1, 4))
+    # Adjacent is fine: [2006-06-02, 2025-07-09) then [2025-07-09, open).
+    Membership.objects.create(universe=universe, symbol="JNPR", start_date=date(2025, 7, 9))
