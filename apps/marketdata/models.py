@@ -71,6 +71,9 @@ class CorporateAction(models.Model):
             models.UniqueConstraint(fields=["instrument", "kind", "ex_date"], name="corpaction_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.kind} {self.ex_date} {self.value}"
+
 
 class ImportRun(models.Model):
     """One attempt to import a file: what it was, what was written, what was rejected and why."""

@@ -52,10 +52,10 @@ class Reason:
     NON_POSITIVE_SPLIT = "non-positive split_coefficient"
     OFF_GRID_DAILY_TIME = "off the 1d grid: time of day is not midnight"
     OFF_GRID_WEEKEND = "off the 1d grid: weekend date"
-    OFF_GRID_HOURLY_MINUTE = "off the 1h grid: not on the hour"
-    OFF_GRID_HOURLY_SESSION = f"off the 1h grid: outside {HOURLY_FIRST:02d}:00-{HOURLY_LAST:02d}:00 local"
     NONEXISTENT_LOCAL_TIME = "nonexistent local time (DST spring-forward gap)"
     AMBIGUOUS_LOCAL_TIME = "ambiguous local time (DST fall-back repeat)"
+    OFF_GRID_HOURLY_MINUTE = "off the 1h grid: not on the hour"
+    OFF_GRID_HOURLY_SESSION = f"off the 1h grid: outside {HOURLY_FIRST:02d}:00-{HOURLY_LAST:02d}:00 local"
     DUPLICATE = "duplicate symbol+timestamp in file"
 
 
@@ -178,21 +178,21 @@ def _to_utc(
         # The house convention: a daily bar is stamped and known at the 16:00 New York close.
         utc_uniques = daily_stamp_utc(uniques)
     else:
+        # DST first: a stamp that does not exist (or exists twice) in local time is the more
+        # fundamental problem, whatever the grid says about it.
+        utc_uniques = uniques.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").tz_convert("UTC")
+        bad = utc_uniques.isna()
+        if bad.any():
+            # A second pass tells the two DST failures apart: with gaps shifted instead of
+            # refused, only the ambiguous stamps are still NaT.
+            ambiguous = bad & uniques.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward").isna()
+            marks.mark(has & np.asarray(bad & ~ambiguous)[safe], Reason.NONEXISTENT_LOCAL_TIME)
+            marks.mark(has & np.asarray(ambiguous)[safe], Reason.AMBIGUOUS_LOCAL_TIME)
         on_hour = (time_of_day % pd.Timedelta(hours=1)) == pd.Timedelta(0)
         marks.mark(has & ~np.asarray(on_hour)[safe], Reason.OFF_GRID_HOURLY_MINUTE)
         hours = np.asarray(uniques.hour)
-        marks.mark(
-            has & ((hours < HOURLY_FIRST) | (hours > HOURLY_LAST))[safe], Reason.OFF_GRID_HOURLY_SESSION
-        )
-        utc_uniques = uniques.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").tz_convert("UTC")
-        bad = utc_uniques.isna() & ~uniques.isna()
-        if bad.any():
-            # A second pass tells the two DST failures apart: only nonexistent stamps survive
-            # `ambiguous="NaT"` when gaps are shifted instead.
-            shifted = uniques.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-            ambiguous = bad & shifted.isna()
-            marks.mark(has & np.asarray(bad & ~ambiguous)[safe], Reason.NONEXISTENT_LOCAL_TIME)
-            marks.mark(has & np.asarray(ambiguous)[safe], Reason.AMBIGUOUS_LOCAL_TIME)
+        in_session = (hours >= HOURLY_FIRST) & (hours <= HOURLY_LAST)
+        marks.mark(has & ~in_session[safe], Reason.OFF_GRID_HOURLY_SESSION)
     ts = utc_uniques.take(safe)
     dates = uniques.normalize().take(safe)
     return ts, dates.to_numpy()

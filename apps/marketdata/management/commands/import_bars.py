@@ -86,7 +86,7 @@ class Command(BaseCommand):
                 f"    {count:>8}  {reason}"
                 for reason, count in sorted(run.reject_reasons.items(), key=lambda kv: -kv[1])
             ]
-            lines.append(f"  first rejected rows (row = data row in the file, 1 = first after the header):")
+            lines.append("  first rejected rows (row = data row in the file, 1 = first after the header):")
             lines += [
                 f"    row {r['row']}: {r['symbol'] or '<blank>'} {r['ts']}: {r['reason']}"
                 for r in run.rejects[:SHOWN_REJECTS]
