@@ -1,0 +1,24 @@
+"""Event-free vectorised backtester: costs, next-open fills, participation, cash, risk governor."""
+
+from .config import BacktestConfig, BacktestConfigError
+from .governor import STATES, TRANSITIONS, Governor, GovernorConfig, GovernorError
+from .inputs import SimInputs, build_inputs
+from .result import FILL_DTYPE, ORDER_DTYPE, BacktestResult
+from .simulator import BacktestInputError, run_backtest
+
+__all__ = [
+    "BacktestConfig",
+    "BacktestConfigError",
+    "BacktestInputError",
+    "BacktestResult",
+    "FILL_DTYPE",
+    "Governor",
+    "GovernorConfig",
+    "GovernorError",
+    "ORDER_DTYPE",
+    "STATES",
+    "SimInputs",
+    "build_inputs",
+    "TRANSITIONS",
+    "run_backtest",
+]
