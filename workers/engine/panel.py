@@ -45,6 +45,9 @@ class Panel:
     freq: str = "1d"
     bars_per_day: int | None = None
     sector_names: tuple[str, ...] = field(default_factory=tuple)
+    # Benchmark open at t (optional): labels measure the benchmark open-to-open like the stock when
+    # it is present, else fall back to close-to-close (see workers.engine.labels).
+    benchmark_open: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -75,14 +78,22 @@ class Panel:
             raise PanelError(f"sector must have shape ({N},)")
         if self.benchmark.shape != (T,):
             raise PanelError(f"benchmark must have shape ({T},)")
+        if self.benchmark_open is not None and (
+            self.benchmark_open.shape != (T,)
+            or self.benchmark_open.dtype != np.float64
+            or np.isinf(self.benchmark_open).any()
+        ):
+            raise PanelError(f"benchmark_open must be a finite-or-NaN ({T},) float64 array or None")
         if T > 1 and not (np.diff(self.index.astype("datetime64[ns]").astype(np.int64)) > 0).all():
             raise PanelError("index must be strictly increasing")
         if len(set(self.symbols)) != N:
             raise PanelError("symbols must be unique")
         with np.errstate(invalid="ignore"):
-            for name in ("open", "high", "low", "close"):
+            for name in ("open", "high", "low", "close", "benchmark_open"):
                 arr = getattr(self, name)
-                if (arr <= 0).any():
+                if arr is not None and (arr <= 0).any():
+                    if arr.ndim == 1:
+                        raise PanelError(f"{name} has a non-positive price at row {np.argmax(arr <= 0)}")
                     t, i = np.argwhere(arr <= 0)[0]
                     raise PanelError(f"{name} has a non-positive price for {self.symbols[i]} at row {t}")
             if (self.volume < 0).any():
@@ -93,20 +104,23 @@ class Panel:
         """(T, N) bool: a tradable bar exists (open and close known)."""
         return np.isfinite(self.open) & np.isfinite(self.close)
 
-    def slice_rows(self, stop: int) -> Panel:
-        """The panel as known at the end of bar `stop - 1` (rows [0, stop))."""
+    def slice_rows(self, stop: int, *, start: int = 0) -> Panel:
+        """The panel as known at the end of bar `stop - 1` (rows [start, stop)); a `start` > 0 gives
+        the trailing window the live feature update needs (`required_lookback + 1` rows)."""
+        rows = slice(start, stop)
         return Panel(
-            index=self.index[:stop],
+            index=self.index[rows],
             symbols=self.symbols,
-            open=self.open[:stop],
-            high=self.high[:stop],
-            low=self.low[:stop],
-            close=self.close[:stop],
-            volume=self.volume[:stop],
-            member=self.member[:stop],
+            open=self.open[rows],
+            high=self.high[rows],
+            low=self.low[rows],
+            close=self.close[rows],
+            volume=self.volume[rows],
+            member=self.member[rows],
             sector=self.sector,
-            benchmark=self.benchmark[:stop],
+            benchmark=self.benchmark[rows],
             freq=self.freq,
             bars_per_day=self.bars_per_day,
             sector_names=self.sector_names,
+            benchmark_open=None if self.benchmark_open is None else self.benchmark_open[rows],
         )

@@ -33,11 +33,11 @@ SECTOR_RELATIVE = ("ret_5", "ret_20", "rvol_20", "dist_ma_50")
 def _register(prefix: str, base: str, op) -> None:
     spec = FEATURES[base]
 
-    @feature(f"{prefix}_{base}", lookback=spec.lookback, kind="cross_sectional")
+    doc = f"{prefix} of {base} across universe members at t"
+
+    @feature(f"{prefix}_{base}", lookback=spec.lookback, kind="cross_sectional", doc=doc)
     def xs(ctx: FeatureContext) -> np.ndarray:
         return op(ctx, ctx.feature(base))
-
-    xs.__doc__ = f"{prefix} of {base} across universe members at t."
 
 
 for _b in RANKED:

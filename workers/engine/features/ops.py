@@ -5,8 +5,10 @@ Every operation here is *trailing*: the value at row t reads rows <= t only, and
 recompute the last row from the last `lookback + 1` bars and get the full computation's value
 (no exponential smoothing anywhere, on purpose).
 
-Rolling windows are strict by default (`min_count = window`): a window containing a missing bar is
-NaN rather than an average over fewer bars, so a gap never produces a quietly different statistic.
+Rolling windows tolerate a few missing bars: by default a window of w >= 10 bars needs
+w - w // 10 valid values (90%), a shorter window needs all w. One halted day must not blank a
+200-bar average for 200 bars, but a name with a thin history gets NaN rather than a statistic over
+a handful of bars.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def _moving(fn, x: np.ndarray, window: int, min_count: int | None, **kw) -> np.n
         raise ValueError(f"window must be >= 1, got {window}")
     if window > len(x):  # too little history for even one full window: undefined everywhere
         return np.full(x.shape, np.nan)
-    return fn(x, window, min_count=min_count or window, axis=0, **kw)
+    if min_count is None:
+        min_count = window if window < 10 else window - window // 10
+    return fn(x, window, min_count=min_count, axis=0, **kw)
 
 
 def rmean(x: np.ndarray, window: int, min_count: int | None = None) -> np.ndarray:

@@ -41,8 +41,9 @@ class Feature:
 FEATURES: dict[str, Feature] = {}
 
 
-def feature(name: str, *, lookback: int, kind: str) -> Callable:
-    """Register `fn` under `name`. Names are unique; a second registration is a programming error."""
+def feature(name: str, *, lookback: int, kind: str, doc: str | None = None) -> Callable:
+    """Register `fn` under `name` (described by `doc`, else its docstring). Names are unique; a second
+    registration is a programming error."""
     if kind not in KINDS:
         raise ValueError(f"feature {name!r}: unknown kind {kind!r}; expected one of {KINDS}")
     if lookback < 0:
@@ -52,7 +53,7 @@ def feature(name: str, *, lookback: int, kind: str) -> Callable:
         if name in FEATURES:
             raise ValueError(f"feature {name!r} is registered twice")
         FEATURES[name] = Feature(
-            name=name, lookback=lookback, kind=kind, fn=fn, doc=(fn.__doc__ or "").strip()
+            name=name, lookback=lookback, kind=kind, fn=fn, doc=(doc or fn.__doc__ or "").strip()
         )
         return fn
 
