@@ -78,7 +78,7 @@ def downside_event(panel: Panel, horizon: int = 5, k: float = 2.0, vol_window: i
     if not isinstance(vol_window, int | np.integer) or vol_window < 2:
         raise ValueError(f"vol_window must be an integer >= 2, got {vol_window!r}")
     log_close = np.log(panel.close)
-    vol = rstd(log_close - shift(log_close, 1), vol_window)
+    vol = rstd(log_close - shift(log_close, 1), vol_window, min_count=vol_window)  # a full window
     entry = _lead(panel.open, 1)
     path_low = np.fmin(_lead(rmin(panel.low, horizon), horizon), _lead(panel.open, 1 + horizon))
     drawdown = path_low / entry - 1.0

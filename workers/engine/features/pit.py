@@ -30,7 +30,7 @@ class PitError(ValueError):
 
 def _utc_naive(values: pd.Series | np.ndarray | pd.DatetimeIndex) -> pd.Series:
     """Timestamps as naive UTC datetime64[ns] (the Panel's index convention); naive input is UTC."""
-    ts = pd.to_datetime(pd.Series(values), utc=True)
+    ts = pd.to_datetime(pd.Series(values), utc=True, format="ISO8601")
     return ts.dt.tz_localize(None).astype("datetime64[ns]")
 
 
