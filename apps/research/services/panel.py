@@ -18,13 +18,15 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, FloatField, Q
+from django.db.models.functions import Cast
 
 from apps.marketdata.models import Bar, Instrument
 from apps.universes.models import Membership, Universe
 from workers.engine.panel import FREQUENCIES, Panel, PanelError
 
 BENCHMARK_SYMBOL = "SPY"
+OHLCV = ("open", "high", "low", "close", "volume")
 _MAX_LISTED = 5
 
 
@@ -57,17 +59,18 @@ def _bars_frame(
     )
     if as_of is not None:
         qs = qs.filter(known_at__lte=as_of)
+    # Decimal -> float64 in SQL (no million Decimal objects); a NaN or NULL stays NaN and is
+    # refused by _reject_bad_rows. The long form keeps "a bar with a bad value" distinguishable
+    # from "no bar", which a wide (T x N) frame cannot.
+    casts = {f"v_{f}": Cast(f, FloatField()) for f in OHLCV}
     rows = list(
-        qs.order_by("ts", "instrument__symbol").values_list(
-            "instrument__symbol", "ts", "open", "high", "low", "close", "volume"
-        )
+        qs.annotate(symbol=F("instrument__symbol"), **casts)
+        .order_by("ts", "instrument__symbol")
+        .values_list("symbol", "ts", *casts)
     )
-    frame = pd.DataFrame.from_records(
-        rows, columns=["symbol", "ts", "open", "high", "low", "close", "volume"]
-    )
-    for col in ("open", "high", "low", "close", "volume"):
-        # Decimal -> float64 (Decimal('NaN') becomes nan and is refused below).
-        frame[col] = np.array([float(v) if v is not None else math.nan for v in frame[col]], dtype=np.float64)
+    frame = pd.DataFrame.from_records(rows, columns=["symbol", "ts", *OHLCV])
+    for col in OHLCV:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
 

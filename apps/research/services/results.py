@@ -1,0 +1,156 @@
+"""Engine results (float arrays) -> what a run row stores: the metrics JSON the promotion gates
+and the pages read, and compact result series for the plots. NaN/inf become null (JSON and jsonb
+cannot hold them); full-precision floats are kept for the equity curve so a re-run can be compared
+exactly with the stored one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+
+from workers.engine.backtest.governor import STATES
+
+from .engine_gaps import monthly_returns, performance_metrics
+from .panel import to_json_list, to_json_number, to_json_value
+from .pipeline import EngineOutcome
+
+MAX_FILLS_STORED = 500  # the most recent fills kept on the row (the total count is in metrics)
+MAX_SAMPLED_POINTS = 400  # sector weights / IC are stored on at most this many bars
+
+
+def _iso(index: np.ndarray) -> list[str]:
+    return [str(s) for s in np.datetime_as_string(index, unit="m")]
+
+
+def _sample_rows(n: int) -> np.ndarray:
+    return (
+        np.unique(np.linspace(0, n - 1, min(n, MAX_SAMPLED_POINTS)).round().astype(int))
+        if n
+        else np.array([], int)
+    )
+
+
+def _sector_weights(result, rows: np.ndarray) -> dict[str, list]:
+    panel = result.panel
+    w = np.nan_to_num(result.realised_weights[rows])
+    names = list(panel.sector_names) + ["unknown"]
+    out: dict[str, list] = {}
+    for k, name in enumerate(names):
+        cols = panel.sector == (k if k < len(panel.sector_names) else -1)
+        if cols.any():
+            series = w[:, cols].sum(axis=1)
+            if (series > 1e-9).any():
+                out[name] = to_json_list(series)
+    return out
+
+
+def _risk_states(result) -> dict:
+    codes = result.risk_state
+    changes = np.flatnonzero(np.diff(codes.astype(np.int64))) + 1
+    idx = _iso(result.panel.index)
+    spans = [{"from": idx[0], "state": STATES[int(codes[0])]}] if len(codes) else []
+    spans += [{"from": idx[int(t)], "state": STATES[int(codes[t])]} for t in changes]
+    counts = {name: int((codes == k).sum()) for k, name in enumerate(STATES)}
+    return {"spans": spans, "bars_in_state": counts}
+
+
+def _fills(result) -> list[dict]:
+    f = result.fill_records[-MAX_FILLS_STORED:]
+    idx = _iso(result.panel.index)
+    syms = result.panel.symbols
+    return [
+        {
+            "ts": idx[int(r["bar"])],
+            "symbol": syms[int(r["symbol"])],
+            "shares": to_json_number(r["shares"]),
+            "price": to_json_number(r["price"]),
+            "notional": to_json_number(r["notional"]),
+            "slippage": to_json_number(r["slippage"]),
+            "spread": to_json_number(r["spread"]),
+            "impact": to_json_number(r["impact"]),
+            "commission": to_json_number(r["commission"]),
+            "cost": to_json_number(r["cost"]),
+        }
+        for r in f
+    ]
+
+
+def outcome_to_storage(outcome: EngineOutcome, *, extra_metrics: dict | None = None) -> tuple[dict, dict]:
+    """(metrics, series) for a BacktestRun."""
+    res = outcome.result
+    panel = res.panel
+    initial = float(res.config.initial_cash)
+    metrics = performance_metrics(
+        equity=res.equity,
+        initial=initial,
+        periods_per_year=panel.periods_per_year,
+        benchmark=panel.benchmark,
+        turnover=res.turnover,
+        exposure=res.exposure,
+        cost_paid=res.cost_paid,
+    )
+    costs = res.cost_breakdown()
+    metrics.update(
+        {
+            "n_trades": int(np.count_nonzero(res.fills)),
+            "oos": bool(outcome.oos),
+            "final_equity": float(res.equity[-1]),
+            "initial_cash": initial,
+            "total_cost": float(costs["cost"]),
+            "start": _iso(panel.index[:1])[0],
+            "end": _iso(panel.index[-1:])[0],
+            "n_symbols": len(panel.symbols),
+        }
+    )
+    if outcome.report:
+        summary = outcome.report["summary"]
+        for key in ("ic", "rank_ic", "rank_icir", "hit_rate"):
+            if key in summary:
+                metrics[f"signal_{key}"] = summary[key]
+    metrics.update(extra_metrics or {})
+    bench = panel.benchmark
+    first = np.flatnonzero(np.isfinite(bench))
+    bench_equity = (
+        pd.Series(bench).ffill().to_numpy() / bench[first[0]] * initial
+        if first.size
+        else np.full(len(bench), np.nan)
+    )
+    rows = _sample_rows(len(panel.index))
+    series = {
+        "index": _iso(panel.index),
+        "equity": to_json_list(res.equity),
+        "benchmark": to_json_list(bench_equity),
+        "drawdown": to_json_list(1.0 - res.equity / np.maximum.accumulate(np.maximum(res.equity, initial))),
+        "exposure": to_json_list(res.exposure),
+        "sector_index": [_iso(panel.index)[int(t)] for t in rows],
+        "sector_weights": _sector_weights(res, rows),
+        "risk": _risk_states(res),
+        "monthly": monthly_returns(panel.index, res.equity, initial, settings.MARKET_TIME_ZONE),
+        "costs": {k: float(v) for k, v in costs.items()},
+        "fills": _fills(res),
+        "walk_forward": to_json_value(outcome.walk_forward),
+    }
+    if outcome.report:
+        ic = np.asarray(outcome.report["ic"])[outcome.start_row :]
+        ic_rows = _sample_rows(len(ic))
+        # A rolling mean makes the noisy per-bar rank IC readable on a chart.
+        smooth = pd.Series(ic).rolling(20, min_periods=5).mean().to_numpy()
+        series["ic"] = {
+            "index": [series["index"][int(t)] for t in ic_rows],
+            "rank_ic": to_json_list(ic[ic_rows]),
+            "rank_ic_rolling20": to_json_list(smooth[ic_rows]),
+            "summary": to_json_value(outcome.report["summary"]),
+        }
+    return {k: to_json_value(v) for k, v in metrics.items()}, series
+
+
+def segment_metrics(outcome: EngineOutcome, *, start: int, stop: int) -> dict:
+    """Metrics of the equity curve between bars [start, stop) (for in-sample / hold-out splits)."""
+    res = outcome.result
+    eq = res.equity[start:stop]
+    initial = float(res.equity[start - 1]) if start > 0 else float(res.config.initial_cash)
+    m = performance_metrics(equity=eq, initial=initial, periods_per_year=res.panel.periods_per_year)
+    m["n_trades"] = int(np.count_nonzero(res.fills[start:stop]))
+    return to_json_value(m)

@@ -1,0 +1,29 @@
+"""Research tasks: thin wrappers that take an id and call the service. Routed to the `research`
+queue by workers/celery.py (apps.research.tasks.*). Idempotency lives in the services (a run is
+claimed with a conditional queued -> running update), so acks_late re-deliveries are harmless."""
+
+from celery import shared_task
+from django.conf import settings
+
+from .services.runs import backtest_execute, training_execute
+from .services.search import search_advance
+
+# A research job may take a while, but never forever: soft limit -> the run is marked failed with
+# "time limit exceeded"; the hard limit kills a worker stuck in native code.
+SOFT_LIMIT = getattr(settings, "RESEARCH_TASK_SOFT_TIME_LIMIT", 3 * 3600)
+HARD_LIMIT = SOFT_LIMIT + 300
+
+
+@shared_task(acks_late=True, soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
+def backtest_run(run_id: int) -> str:
+    return backtest_execute(run_id=run_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
+def training_run(run_id: int) -> str:
+    return training_execute(run_id=run_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=900)
+def search_rank(search_id: int, generation: int) -> str:
+    return search_advance(search_id=search_id, generation=generation)
