@@ -111,16 +111,25 @@ def test_bad_training_inputs_raise_model_error(kind):
     X_inf[0, 0] = np.inf
     with pytest.raises(ModelError, match="infinite"):
         make().fit(X_inf, y, down)
-    X_empty = X.copy()
-    X_empty[:, 3] = np.nan
-    with pytest.raises(ModelError, match="entirely NaN"):
-        make().fit(X_empty, y, down)
     with pytest.raises(ModelError, match="too few training rows"):
         make().fit(X[:3], y[:3], down[:3])
     with pytest.raises(ModelError, match="not fitted"):
         make().predict(X)
     with pytest.raises(ModelError, match="0, 1 or NaN"):
         make().fit(X, y, down * 2)
+
+
+@pytest.mark.parametrize("kind", ["ridge", "lgbm"])
+def test_a_feature_missing_for_the_whole_window_is_recorded_and_unused(kind):
+    X, y, down, _ = planted(n=3000)
+    X[:, 3] = np.nan
+    m = RidgeModel(feature_names=NAMES) if kind == "ridge" else LGBMModel(SMALL, feature_names=NAMES)
+    m.fit(X, y, down)
+    assert m.train_window["empty_features"] == ["noise"]
+    assert m.feature_importance()["noise"] == 0.0
+    if kind == "ridge":
+        with pytest.raises(ModelError, match="entirely NaN and alpha=0"):
+            RidgeModel(RidgeConfig(alpha=0.0), feature_names=NAMES).fit(X, y)
 
 
 def test_lgbm_refuses_a_downside_classifier_without_both_classes():

@@ -47,9 +47,6 @@ def check_training(
         raise ModelError(
             f"target has {int((~np.isfinite(y)).sum())} non-finite values; drop those rows first"
         )
-    if not np.isfinite(X).any(axis=0).all():
-        empty = int((~np.isfinite(X).any(axis=0)).sum())
-        raise ModelError(f"{empty} feature column(s) are entirely NaN in the training rows")
     if y_down is not None:
         y_down = np.ascontiguousarray(y_down, dtype=np.float64)
         if y_down.shape != y.shape:
@@ -58,6 +55,14 @@ def check_training(
         if not np.isin(y_down[finite], (0.0, 1.0)).all():
             raise ModelError("downside labels must be 0, 1 or NaN")
     return X, y, y_down
+
+
+def empty_features(X: np.ndarray, names: list[str]) -> list[str]:
+    """Features with no finite value in the training rows. Not an error: a feature can be
+    undefined for a whole window (e.g. a cross-sectional z-score of a value that is equal for every
+    name). Ridge gives such a column coefficient 0 (it is all zeros after imputation and the
+    penalty is positive); LightGBM never splits on it. The names are recorded in `train_window`."""
+    return [n for n, ok in zip(names, np.isfinite(X).any(axis=0), strict=True) if not ok]
 
 
 def coverage_ok(X: np.ndarray, min_coverage: float) -> np.ndarray:

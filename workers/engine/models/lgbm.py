@@ -19,7 +19,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from .base import check_matrix, check_training, coverage_ok, data_hash, prepare_cross_section
+from .base import check_matrix, check_training, coverage_ok, data_hash, empty_features, prepare_cross_section
 from .config import LGBMConfig, ModelError
 
 
@@ -104,7 +104,9 @@ class LGBMModel:
             self.booster_down = lgb.train(_params(cfg, "binary"), ds_down, num_boost_round=cfg.n_rounds)
             self.typical_loss = max(0.0, -float(y[rows][labels == 1.0].mean()))
         self.data_hash = data_hash(X, y, y_down)
-        self.train_window = dict(train_window or {}, n_rows=int(y.size))
+        self.train_window = dict(
+            train_window or {}, n_rows=int(y.size), empty_features=empty_features(X, self.feature_names)
+        )
         return self
 
     def _require_fitted(self) -> lgb.Booster:

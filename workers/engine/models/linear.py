@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import check_matrix, check_training, coverage_ok, data_hash, prepare_cross_section
+from .base import check_matrix, check_training, coverage_ok, data_hash, empty_features, prepare_cross_section
 from .config import ModelError, RidgeConfig
 
 
@@ -59,6 +59,11 @@ class RidgeModel:
         gram = Dc.T @ Dc
         gram[np.diag_indices(f)] += self.config.alpha * n
         rhs = Dc.T @ (y - ybar)
+        if self.config.alpha == 0 and empty_features(X, self.feature_names):
+            raise ModelError(
+                f"features {empty_features(X, self.feature_names)} are entirely NaN and alpha=0: "
+                "the ridge system is singular"
+            )
         try:
             coef = np.linalg.solve(gram, rhs)
         except np.linalg.LinAlgError as exc:
@@ -68,7 +73,9 @@ class RidgeModel:
         self.coef = coef
         self.intercept = ybar - float(mu @ coef)
         self.data_hash = data_hash(X, y, y_down)
-        self.train_window = dict(train_window or {}, n_rows=int(n))
+        self.train_window = dict(
+            train_window or {}, n_rows=int(n), empty_features=empty_features(X, self.feature_names)
+        )
         return self
 
     def _require_fitted(self) -> np.ndarray:
