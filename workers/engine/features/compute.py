@@ -62,8 +62,9 @@ def compute_features(panel: Panel, names: Iterable[str] | None = None, *, dtype=
     T, N = panel.shape
     values = np.empty((len(specs), T, N), dtype=dtype)
     ctx = FeatureContext(panel)
+    shared = {dep for spec in specs for dep in spec.depends}  # memoised: computed once, read twice
     for i, spec in enumerate(specs):
-        values[i] = ctx.evaluate(spec.name)
+        values[i] = ctx.feature(spec.name) if spec.name in shared else ctx.evaluate(spec.name)
     return FeatureSet(names=[s.name for s in specs], values=values, index=panel.index, symbols=panel.symbols)
 
 
@@ -82,6 +83,6 @@ def compute_features_last(panel_tail: Panel, names: Iterable[str] | None = None)
         start = max(0, T - spec.lookback - 1)
         ctx = contexts.get(start)
         if ctx is None:
-            ctx = contexts[start] = FeatureContext(panel_tail, start)
-        out[i] = ctx.feature(spec.name)[-1]
+            ctx = contexts[start] = FeatureContext(panel_tail, start, last_only=True)
+        out[i] = ctx.evaluate_last(spec.name)
     return out

@@ -18,8 +18,9 @@ _BAR_KINDS = ("price", "volatility", "volume", "market", "factor")
 
 
 class FeatureContext:
-    def __init__(self, panel: Panel, start: int = 0) -> None:
-        """Rows [start, T) of `panel` (views, no copies)."""
+    def __init__(self, panel: Panel, start: int = 0, *, last_only: bool = False) -> None:
+        """Rows [start, T) of `panel` (views, no copies). With `last_only`, cross-sectional steps
+        (`cross`) work on the last row only: the live update needs nothing else from them."""
         self.open = panel.open[start:]
         self.high = panel.high[start:]
         self.low = panel.low[start:]
@@ -31,6 +32,8 @@ class FeatureContext:
         self.periods_per_year = panel.periods_per_year
         self.has_bar = np.isfinite(self.open) & np.isfinite(self.close)
         self.universe = self.member & self.has_bar
+        self.last_only = last_only
+        self.rows = slice(-1, None) if last_only else slice(None)
         self._memo: dict[str, np.ndarray] = {}
 
     @property
@@ -69,7 +72,14 @@ class FeatureContext:
 
     def broadcast(self, series: np.ndarray) -> np.ndarray:
         """A (T,) market series as a (T, N) array (the same value for every name at t)."""
-        return np.broadcast_to(series[:, None], self.shape)
+        return np.broadcast_to(series[:, None], (len(series), self.shape[1]))
+
+    def cross(self, op: Callable, x: np.ndarray, *args, rows_taken: bool = False) -> np.ndarray:
+        """A cross-sectional op (ops.xs_*, sector_demean) over universe members, on `self.rows`:
+        every row normally, only the last one in a live update (the result then has 1 row, so its
+        caller must not feed it into a time-series op; the last-row equality tests enforce that)."""
+        rows = x if rows_taken else x[self.rows]
+        return op(rows, self.universe[self.rows], *args)
 
     def feature(self, name: str) -> np.ndarray:
         """Another feature's final value (masked as its kind requires), memoised: for features that
@@ -91,4 +101,22 @@ class FeatureContext:
             out[~self.universe] = np.nan
         out[~np.isfinite(out)] = np.nan
         out[: spec.lookback] = np.nan
+        return out
+
+    def evaluate_last(self, name: str) -> np.ndarray:
+        """(N,) the feature at the context's last row, with the same definedness rules."""
+        spec = FEATURES[name]
+        memo = self._memo.get(f"feature:{name}")
+        if memo is not None:
+            return memo[-1].copy()
+        out = np.array(spec.fn(self)[-1], dtype=np.float64, copy=True)
+        if out.shape != (self.shape[1],):
+            raise ValueError(f"feature {name!r} returned a last row of shape {out.shape}")
+        if len(self.close) <= spec.lookback:
+            out[:] = np.nan
+        elif spec.kind in _BAR_KINDS:
+            out[~self.has_bar[-1]] = np.nan
+        elif spec.kind == "cross_sectional":
+            out[~self.universe[-1]] = np.nan
+        out[~np.isfinite(out)] = np.nan
         return out

@@ -35,14 +35,14 @@ def _register(prefix: str, base: str, op) -> None:
 
     doc = f"{prefix} of {base} across universe members at t"
 
-    @feature(f"{prefix}_{base}", lookback=spec.lookback, kind="cross_sectional", doc=doc)
+    @feature(f"{prefix}_{base}", lookback=spec.lookback, kind="cross_sectional", doc=doc, depends=(base,))
     def xs(ctx: FeatureContext) -> np.ndarray:
         return op(ctx, ctx.feature(base))
 
 
 for _b in RANKED:
-    _register("rank", _b, lambda ctx, x: xs_rank(x, ctx.universe))
+    _register("rank", _b, lambda ctx, x: ctx.cross(xs_rank, x))
 for _b in ZSCORED:
-    _register("z", _b, lambda ctx, x: xs_zscore(x, ctx.universe))
+    _register("z", _b, lambda ctx, x: ctx.cross(xs_zscore, x))
 for _b in SECTOR_RELATIVE:
-    _register("sect", _b, lambda ctx, x: sector_demean(x, ctx.universe, ctx.sector))
+    _register("sect", _b, lambda ctx, x: ctx.cross(sector_demean, x, ctx.sector))

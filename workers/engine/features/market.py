@@ -57,7 +57,7 @@ def _register_breadth(w: int) -> None:
         """Share of universe members (with a bar) whose close is above their own w-bar average."""
         ma = ctx.memo(f"close_ma_{w}", lambda: rmean(ctx.close, w))
         above = (ctx.close > ma).astype(np.float64)
-        return ctx.broadcast(xs_mean(np.where(np.isfinite(ma), above, np.nan), ctx.universe))
+        return ctx.broadcast(ctx.cross(xs_mean, np.where(np.isfinite(ma), above, np.nan)))
 
 
 for _w in (50, 200):
@@ -69,25 +69,24 @@ def advance_decline(ctx: FeatureContext) -> np.ndarray:
     """(advancers - decliners) / names with a 1-bar return, among universe members."""
     r = ctx.ret
     sign = np.where(np.isfinite(r), np.sign(r), np.nan)
-    return ctx.broadcast(xs_mean(sign, ctx.universe))
+    return ctx.broadcast(ctx.cross(xs_mean, sign))
 
 
 @feature("universe_ret_1", lookback=1, kind="market")
 def universe_ret_1(ctx: FeatureContext) -> np.ndarray:
     """Equal-weight mean 1-bar log return of the universe."""
-    return ctx.broadcast(xs_mean(ctx.ret, ctx.universe))
+    return ctx.broadcast(ctx.cross(xs_mean, ctx.ret))
 
 
 @feature("universe_ret_20", lookback=20, kind="market")
 def universe_ret_20(ctx: FeatureContext) -> np.ndarray:
     """Equal-weight mean 20-bar log return of the universe (members at t)."""
-    return ctx.broadcast(xs_mean(ctx.log_close - shift(ctx.log_close, 20), ctx.universe))
+    return ctx.broadcast(ctx.cross(xs_mean, ctx.log_close - shift(ctx.log_close, 20)))
 
 
 @feature("dispersion_1", lookback=1, kind="market")
 def dispersion_1(ctx: FeatureContext) -> np.ndarray:
     """Cross-sectional std of 1-bar returns across the universe (stock-picking opportunity)."""
-    r = ctx.ret
-    m = xs_mean(r, ctx.universe)
-    dev = (r - m[:, None]) ** 2
-    return ctx.broadcast(np.sqrt(xs_mean(dev, ctx.universe)))
+    r = ctx.ret[ctx.rows]
+    m = ctx.cross(xs_mean, r, rows_taken=True)
+    return ctx.broadcast(np.sqrt(ctx.cross(xs_mean, (r - m[:, None]) ** 2, rows_taken=True)))

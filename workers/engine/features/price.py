@@ -38,7 +38,7 @@ def gap_open(ctx: FeatureContext) -> np.ndarray:
     return np.log(ctx.open) - shift(ctx.log_close, 1)
 
 
-@feature("gap_mean_5", lookback=5, kind="price")
+@feature("gap_mean_5", lookback=5, kind="price", depends=("gap_open",))
 def gap_mean_5(ctx: FeatureContext) -> np.ndarray:
     """Mean opening gap over the last 5 bars (persistent overnight drift)."""
     return rmean(ctx.feature("gap_open"), 5)

@@ -36,24 +36,37 @@ class Feature:
     kind: str
     fn: Callable[[FeatureContext], np.ndarray]
     doc: str
+    depends: tuple[str, ...] = ()  # features read through ctx.feature (memoised when computing many)
 
 
 FEATURES: dict[str, Feature] = {}
 
 
-def feature(name: str, *, lookback: int, kind: str, doc: str | None = None) -> Callable:
+def feature(
+    name: str, *, lookback: int, kind: str, doc: str | None = None, depends: tuple[str, ...] = ()
+) -> Callable:
     """Register `fn` under `name` (described by `doc`, else its docstring). Names are unique; a second
     registration is a programming error."""
     if kind not in KINDS:
         raise ValueError(f"feature {name!r}: unknown kind {kind!r}; expected one of {KINDS}")
     if lookback < 0:
         raise ValueError(f"feature {name!r}: lookback must be >= 0, got {lookback}")
+    for dep in depends:
+        if dep not in FEATURES:
+            raise ValueError(f"feature {name!r} depends on {dep!r}, which is not registered (yet)")
+        if FEATURES[dep].lookback > lookback:
+            raise ValueError(f"feature {name!r}: lookback {lookback} < its dependency {dep!r}'s")
 
     def register(fn: Callable[[FeatureContext], np.ndarray]) -> Callable[[FeatureContext], np.ndarray]:
         if name in FEATURES:
             raise ValueError(f"feature {name!r} is registered twice")
         FEATURES[name] = Feature(
-            name=name, lookback=lookback, kind=kind, fn=fn, doc=(doc or fn.__doc__ or "").strip()
+            name=name,
+            lookback=lookback,
+            kind=kind,
+            fn=fn,
+            doc=(doc or fn.__doc__ or "").strip(),
+            depends=tuple(depends),
         )
         return fn
 

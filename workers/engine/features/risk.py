@@ -116,7 +116,7 @@ def idio_vol_60(ctx: FeatureContext) -> np.ndarray:
 
 
 def _register_resid(k: int) -> None:
-    @feature(f"resid_ret_{k}", lookback=BETA_WINDOW, kind="factor")
+    @feature(f"resid_ret_{k}", lookback=BETA_WINDOW, kind="factor", depends=("beta_60",))
     def resid_ret(ctx: FeatureContext) -> np.ndarray:
         """k-bar log return minus beta_60 times the benchmark's k-bar log return."""
         stock = ctx.log_close - shift(ctx.log_close, k)
