@@ -32,3 +32,34 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     APPROVER: _READ_DATA,
     ADMIN: _READ_DATA + _MANAGE_DATA,
 }
+
+# Strategies (apps.strategies). Reading is role-wide for the desk's overseers (viewers, traders,
+# risk officers, approvers read every strategy, read-only); quants get no role-wide view: they see
+# and edit the strategies they own or that were shared with them (guardian object permissions).
+_READ_STRATEGIES = [
+    "strategies.view_strategy",
+    "strategies.view_modelversion",
+    "strategies.view_promotionrequest",
+    "strategies.view_lifecycleevent",
+]
+ROLE_PERMISSIONS[VIEWER] = ROLE_PERMISSIONS[VIEWER] + _READ_STRATEGIES
+ROLE_PERMISSIONS[TRADER] = ROLE_PERMISSIONS[TRADER] + _READ_STRATEGIES
+ROLE_PERMISSIONS[RISK_OFFICER] = ROLE_PERMISSIONS[RISK_OFFICER] + _READ_STRATEGIES
+ROLE_PERMISSIONS[QUANT] = ROLE_PERMISSIONS[QUANT] + [
+    "strategies.add_strategy",
+    "strategies.add_promotionrequest",
+    "strategies.view_promotionrequest",
+    "strategies.view_lifecycleevent",
+]
+ROLE_PERMISSIONS[APPROVER] = ROLE_PERMISSIONS[APPROVER] + _READ_STRATEGIES + ["strategies.decide_promotion"]
+ROLE_PERMISSIONS[ADMIN] = (
+    ROLE_PERMISSIONS[ADMIN]
+    + _READ_STRATEGIES
+    + [
+        "strategies.add_strategy",
+        "strategies.change_strategy",
+        "strategies.delete_strategy",
+        "strategies.add_promotionrequest",
+        "strategies.decide_promotion",
+    ]
+)

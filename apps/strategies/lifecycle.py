@@ -1,0 +1,216 @@
+"""The model-version lifecycle: the one transition table and the gates that guard it.
+
+Pure functions over plain data (no database): the services gather the evidence items, the gate
+thresholds and the stages a version has entered before, and these functions say whether each
+gate passes, with the value and threshold of every check so a person can see *why*.
+
+Evidence items follow a small protocol (`.kind`, `.pk`, `.status`, `.metrics`), satisfied by the
+research app's runs and by the `EvidenceItem` snapshot the services build from them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+RESEARCH, CANDIDATE, PAPER, LIVE, RETIRED = "research", "candidate", "paper", "live", "retired"
+
+# (from stage, to stage) -> the gate that must pass. Anything not listed is not a transition.
+# Every transition is a PromotionRequest decided by a second person; entering live demotes the
+# previous live version to retired in the same transaction. retired -> live is the rollback and
+# its gate only admits versions that have been live before.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (RESEARCH, CANDIDATE): "backtest_oos",
+    (CANDIDATE, PAPER): "was_candidate",
+    (PAPER, LIVE): "paper_tracking",
+    (RETIRED, LIVE): "previously_live",
+    (RESEARCH, RETIRED): "none",
+    (CANDIDATE, RETIRED): "none",
+    (PAPER, RETIRED): "none",
+    (LIVE, RETIRED): "none",
+}
+
+# Desk defaults; settings.STRATEGY_GATES overrides them, a strategy's config `gates` section
+# overrides both.
+DEFAULT_GATE_THRESHOLDS: dict[str, float] = {
+    "min_sharpe": 1.0,
+    "max_drawdown": 0.20,
+    "min_trades": 50,
+    "min_paper_days": 30,
+    "max_tracking_error": 0.05,
+}
+
+SUCCEEDED = "succeeded"
+
+
+class Evidence(Protocol):
+    kind: str
+    pk: Any
+    status: str
+    metrics: dict
+
+
+def request_kind(from_stage: str, to_stage: str) -> str:
+    if to_stage == RETIRED:
+        return "retire"
+    if (from_stage, to_stage) == (RETIRED, LIVE):
+        return "rollback"
+    return "promote"
+
+
+def allowed_targets(from_stage: str) -> list[str]:
+    return [to for (frm, to) in TRANSITIONS if frm == from_stage]
+
+
+@dataclass(frozen=True)
+class Check:
+    item: str  # which evidence item ("backtest #12") or "" for a property of the version
+    name: str
+    value: Any
+    op: str
+    threshold: Any
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "name": self.name,
+            "value": self.value,
+            "op": self.op,
+            "threshold": self.threshold,
+            "passed": self.passed,
+        }
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: str
+    passed: bool
+    detail: str
+    checks: tuple[Check, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gate": self.gate,
+            "passed": self.passed,
+            "detail": self.detail,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+def _num(metrics: dict, key: str) -> float | None:
+    v = metrics.get(key)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _compare(item: str, name: str, value: float | None, op: str, threshold: float) -> Check:
+    ok = value is not None and (value >= threshold if op == ">=" else value <= threshold)
+    return Check(item=item, name=name, value=value, op=op, threshold=threshold, passed=ok)
+
+
+def _label(e: Evidence) -> str:
+    return f"{e.kind} #{e.pk}"
+
+
+def _gate_backtest_oos(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
+    """Every attached backtest must be a finished out-of-sample run meeting Sharpe, drawdown and
+    trade-count thresholds, and there must be at least one: a failing run cannot be promoted, and
+    a passing run cannot carry a failing one along."""
+    runs = [e for e in evidence if e.kind == "backtest"]
+    if not runs:
+        return GateResult("backtest_oos", False, "no backtest attached as evidence")
+    checks: list[Check] = []
+    for e in runs:
+        m = e.metrics or {}
+        label = _label(e)
+        checks.append(Check(label, "status", e.status, "==", SUCCEEDED, e.status == SUCCEEDED))
+        checks.append(Check(label, "oos", m.get("oos"), "==", True, m.get("oos") is True))
+        checks.append(_compare(label, "sharpe", _num(m, "sharpe"), ">=", t["min_sharpe"]))
+        checks.append(_compare(label, "max_drawdown", _num(m, "max_drawdown"), "<=", t["max_drawdown"]))
+        checks.append(_compare(label, "n_trades", _num(m, "n_trades"), ">=", t["min_trades"]))
+    failed = [c for c in checks if not c.passed]
+    detail = (
+        f"{len(runs)} out-of-sample backtest(s) meet the thresholds"
+        if not failed
+        else "failing: " + ", ".join(f"{c.item} {c.name}" for c in failed)
+    )
+    return GateResult("backtest_oos", not failed, detail, tuple(checks))
+
+
+def _gate_was_candidate(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
+    ok = CANDIDATE in stages_entered
+    check = Check("", "entered candidate", ok, "==", True, ok)
+    detail = "approved as candidate" if ok else "the version was never approved as candidate"
+    return GateResult("was_candidate", ok, detail, (check,))
+
+
+def _gate_paper_tracking(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
+    """Enough days of paper trading whose returns track the backtest. Until the live half of the
+    desk records paper runs there is no such evidence and this gate fails, as it should."""
+    runs = [e for e in evidence if e.kind == "paper"]
+    if not runs:
+        return GateResult(
+            "paper_tracking", False, "no paper-trading record attached (paper_days, tracking_error)"
+        )
+    checks: list[Check] = []
+    for e in runs:
+        m = e.metrics or {}
+        label = _label(e)
+        checks.append(Check(label, "status", e.status, "==", SUCCEEDED, e.status == SUCCEEDED))
+        checks.append(_compare(label, "paper_days", _num(m, "paper_days"), ">=", t["min_paper_days"]))
+        checks.append(
+            _compare(label, "tracking_error", _num(m, "tracking_error"), "<=", t["max_tracking_error"])
+        )
+    failed = [c for c in checks if not c.passed]
+    detail = (
+        "paper trading tracks the backtest"
+        if not failed
+        else "failing: " + ", ".join(f"{c.item} {c.name}" for c in failed)
+    )
+    return GateResult("paper_tracking", not failed, detail, tuple(checks))
+
+
+def _gate_previously_live(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
+    ok = LIVE in stages_entered
+    check = Check("", "was live before", ok, "==", True, ok)
+    detail = (
+        "rollback to a version that was live" if ok else "only a version that was live before can go back"
+    )
+    return GateResult("previously_live", ok, detail, (check,))
+
+
+def _gate_none(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
+    return GateResult("none", True, "no gate: a second person's approval is enough")
+
+
+GATES = {
+    "backtest_oos": _gate_backtest_oos,
+    "was_candidate": _gate_was_candidate,
+    "paper_tracking": _gate_paper_tracking,
+    "previously_live": _gate_previously_live,
+    "none": _gate_none,
+}
+
+
+class TransitionNotAllowed(ValueError):
+    pass
+
+
+def gates_evaluate(
+    *,
+    from_stage: str,
+    to_stage: str,
+    evidence: Sequence[Evidence],
+    thresholds: dict[str, float],
+    stages_entered: set[str],
+) -> list[GateResult]:
+    """The gate results for one transition; raises TransitionNotAllowed if it is not in the table."""
+    gate = TRANSITIONS.get((from_stage, to_stage))
+    if gate is None:
+        allowed = ", ".join(allowed_targets(from_stage)) or "nothing"
+        raise TransitionNotAllowed(f"no transition {from_stage} -> {to_stage}; from {from_stage}: {allowed}")
+    return [GATES[gate](evidence, thresholds, stages_entered)]

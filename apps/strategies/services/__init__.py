@@ -1,0 +1,36 @@
+"""Writes of the strategies app (see the modules for why each works as it does)."""
+
+from .errors import GateFailed, LifecycleError, SelfApprovalError, StrategyError
+from .evidence import EvidenceItem, evidence_candidates, evidence_resolve, gate_thresholds
+from .promotions import (
+    gates_check,
+    promotion_request_approve,
+    promotion_request_cancel,
+    promotion_request_create,
+    promotion_request_reject,
+    rollback_request_create,
+)
+from .strategies import strategy_create, strategy_share, strategy_update
+from .versions import code_version, model_version_create
+
+__all__ = [
+    "EvidenceItem",
+    "GateFailed",
+    "LifecycleError",
+    "SelfApprovalError",
+    "StrategyError",
+    "code_version",
+    "evidence_candidates",
+    "evidence_resolve",
+    "gate_thresholds",
+    "gates_check",
+    "model_version_create",
+    "promotion_request_approve",
+    "promotion_request_cancel",
+    "promotion_request_create",
+    "promotion_request_reject",
+    "rollback_request_create",
+    "strategy_create",
+    "strategy_share",
+    "strategy_update",
+]

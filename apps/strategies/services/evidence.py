@@ -1,0 +1,133 @@
+"""Evidence for promotions: runs of other apps, read through a small protocol.
+
+A request stores a JSON snapshot of its evidence (kind, id, status, key metrics) so the record
+stays readable whatever happens to the runs later; at approval the runs are read again from
+their source so a run that changed (or vanished) since the request is judged as it is now.
+
+Sources are model labels per evidence kind: backtests are `research.BacktestRun`; paper-trading
+records do not exist yet (the live half of the desk adds its model via
+`settings.STRATEGY_EVIDENCE_SOURCES = {"paper": "<app>.<Model>"}`), so until then the
+paper -> live gate has no evidence and fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+
+from ..lifecycle import DEFAULT_GATE_THRESHOLDS
+from ..models import ModelVersion, Strategy
+from .errors import LifecycleError
+
+DEFAULT_EVIDENCE_SOURCES = {"backtest": "research.BacktestRun"}
+# Where a person can look at the run behind an evidence item.
+EVIDENCE_URLS = {"backtest": "/research/backtests/{pk}/"}
+# Metrics copied into the snapshot (the runs may carry long series we do not want to freeze).
+SNAPSHOT_METRICS = (
+    "sharpe",
+    "max_drawdown",
+    "n_trades",
+    "oos",
+    "cagr",
+    "total_return",
+    "turnover",
+    "paper_days",
+    "tracking_error",
+)
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    kind: str
+    pk: int
+    status: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        template = EVIDENCE_URLS.get(self.kind)
+        return template.format(pk=self.pk) if template else ""
+
+    def snapshot(self) -> dict[str, Any]:
+        metrics = {k: self.metrics[k] for k in SNAPSHOT_METRICS if k in self.metrics}
+        return {"kind": self.kind, "id": self.pk, "status": self.status, "metrics": metrics, "url": self.url}
+
+
+def evidence_sources() -> dict[str, str]:
+    return {**DEFAULT_EVIDENCE_SOURCES, **getattr(settings, "STRATEGY_EVIDENCE_SOURCES", {})}
+
+
+def evidence_model(kind: str):
+    """The model class holding evidence of `kind`, or None when that app is not installed."""
+    label = evidence_sources().get(kind)
+    if label is None:
+        return None
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError):
+        return None
+
+
+def _runs_of(model, version: ModelVersion):
+    """Runs of this strategy that are either of this version or of no particular version (a rule
+    strategy backtested from its config); runs of another version are not evidence for this one."""
+    qs = model.objects.filter(strategy=version.strategy)
+    if any(f.name == "model_version" for f in model._meta.get_fields()):
+        from django.db.models import Q
+
+        qs = qs.filter(Q(model_version=version) | Q(model_version__isnull=True))
+    return qs
+
+
+def evidence_resolve(*, model_version: ModelVersion, refs: Iterable[tuple[str, int]]) -> list[EvidenceItem]:
+    """Read the referenced runs now. Unknown kinds, missing runs, or runs of another strategy are
+    a clear error (a request must not cite evidence that is not there)."""
+    items: list[EvidenceItem] = []
+    for kind, pk in refs:
+        model = evidence_model(kind)
+        if model is None:
+            raise LifecycleError(f"no source of {kind!r} evidence in this build")
+        run = _runs_of(model, model_version).filter(pk=pk).first()
+        if run is None:
+            raise LifecycleError(f"{kind} #{pk} is not a run of {model_version}")
+        items.append(
+            EvidenceItem(kind=kind, pk=run.pk, status=str(run.status), metrics=dict(run.metrics or {}))
+        )
+    return items
+
+
+def evidence_reread(*, model_version: ModelVersion, snapshot: Sequence[dict]) -> list[EvidenceItem]:
+    """Re-read a request's evidence for the approval re-check. A run that is gone is kept with
+    status "missing" so the gate fails on it instead of quietly dropping it."""
+    items = []
+    for entry in snapshot:
+        kind, pk = entry["kind"], entry["id"]
+        model = evidence_model(kind)
+        run = _runs_of(model, model_version).filter(pk=pk).first() if model is not None else None
+        if run is None:
+            items.append(EvidenceItem(kind=kind, pk=pk, status="missing", metrics={}))
+        else:
+            items.append(
+                EvidenceItem(kind=kind, pk=run.pk, status=str(run.status), metrics=dict(run.metrics or {}))
+            )
+    return items
+
+
+def evidence_candidates(*, model_version: ModelVersion, kind: str = "backtest") -> list[Any]:
+    """Finished runs a requester can attach to a request for this version (newest first)."""
+    model = evidence_model(kind)
+    if model is None:
+        return []
+    return list(_runs_of(model, model_version).order_by("-pk")[:100])
+
+
+def gate_thresholds(strategy: Strategy) -> dict[str, float]:
+    """Desk defaults, then settings.STRATEGY_GATES, then the strategy's own `gates` overrides."""
+    out = {**DEFAULT_GATE_THRESHOLDS, **getattr(settings, "STRATEGY_GATES", {})}
+    overrides = (strategy.config or {}).get("gates") or {}
+    out.update({k: v for k, v in overrides.items() if k in out and v is not None})
+    return out

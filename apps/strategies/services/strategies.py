@@ -1,0 +1,95 @@
+"""Creating, editing and sharing strategies.
+
+Access is object-level (django-guardian): the owner gets view+change on the strategy, sharing
+grants the same to another user. Role-wide read access (viewers, traders, risk officers,
+approvers) comes from the role table, so nobody has to be granted each new strategy by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.validators import validate_slug
+from django.db import IntegrityError, transaction
+from guardian.shortcuts import assign_perm
+
+from apps.universes.models import Universe
+
+from .. import permissions
+from ..config import ConfigValidationError, StrategyConfig, strategy_config_validate
+from ..models import Strategy
+from .errors import StrategyError
+
+
+def _validated(config: dict[str, Any]) -> tuple[StrategyConfig, Universe]:
+    cfg = strategy_config_validate(config)
+    universe = Universe.objects.filter(name=cfg.universe).first()
+    if universe is None:
+        known = ", ".join(Universe.objects.values_list("name", flat=True)) or "none loaded"
+        raise ConfigValidationError([("universe", f"no universe named {cfg.universe!r} (known: {known})")])
+    return cfg, universe
+
+
+def _grant(strategy: Strategy, user) -> None:
+    assign_perm("view_strategy", user, strategy)
+    assign_perm("change_strategy", user, strategy)
+
+
+@transaction.atomic
+def strategy_create(*, owner, name: str, config: dict[str, Any], description: str = "") -> Strategy:
+    """Validate the config, create the strategy, and give its owner view+change on it."""
+    if not permissions.can_create(owner):
+        raise PermissionDenied(f"{owner} may not create strategies")
+    try:
+        validate_slug(name)
+    except Exception:
+        raise StrategyError(f"name {name!r} must be a slug: letters, digits, '-' and '_'") from None
+    if Strategy.objects.filter(name=name).exists():
+        raise StrategyError(f"a strategy named {name!r} already exists")
+    cfg, universe = _validated(config)
+    try:
+        with transaction.atomic():
+            strategy = Strategy.objects.create(
+                name=name,
+                description=description,
+                owner=owner,
+                kind=cfg.kind,
+                universe=universe,
+                frequency=cfg.frequency,
+                config=cfg.to_dict(),
+            )
+    except IntegrityError:
+        raise StrategyError(f"a strategy named {name!r} already exists") from None
+    _grant(strategy, owner)
+    return strategy
+
+
+@transaction.atomic
+def strategy_update(
+    *, strategy: Strategy, by, config: dict[str, Any] | None = None, description: str | None = None
+) -> Strategy:
+    """Replace the config (validated whole) and/or the description. Model versions keep their own
+    config snapshot, so editing never changes what an existing version was."""
+    if not permissions.can_edit(by, strategy):
+        raise PermissionDenied(f"{by} may not edit strategy {strategy.name}")
+    strategy = Strategy.objects.select_for_update().get(pk=strategy.pk)
+    if config is not None:
+        cfg, universe = _validated(config)
+        strategy.kind, strategy.universe, strategy.frequency = cfg.kind, universe, cfg.frequency
+        strategy.config = cfg.to_dict()
+    if description is not None:
+        strategy.description = description
+    strategy.save()
+    return strategy
+
+
+@transaction.atomic
+def strategy_share(*, strategy: Strategy, user, by) -> Strategy:
+    """Let `user` see and edit `strategy`. Only someone who can edit it may share it."""
+    if not permissions.can_edit(by, strategy):
+        raise PermissionDenied(f"{by} may not share strategy {strategy.name}")
+    if not user.is_active:
+        raise StrategyError(f"user {user} is inactive")
+    _grant(strategy, user)
+    return strategy
