@@ -114,7 +114,7 @@ def membership_mask(
 
 def _benchmark(
     index: pd.DatetimeIndex, frequency: str, start: dt.date, end: dt.date, as_of: dt.datetime | None
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray | None]:
     """SPY closes on the panel's stamps. Daily panels fall back to SPY hourly bars stamped at the
     same 16:00 close when no SPY daily bars are stored (the demo ships SPY hourly only)."""
     for freq in dict.fromkeys((frequency, "1h")):
@@ -126,14 +126,28 @@ def _benchmark(
         )
         if as_of is not None:
             qs = qs.filter(known_at__lte=as_of)
-        rows = list(qs.values_list("ts", "close"))
+        rows = list(qs.values_list("ts", "open", "close"))
         if rows:
-            s = pd.Series([float(c) for _, c in rows], index=pd.to_datetime([t for t, _ in rows], utc=True))
-            bench = s.reindex(index).to_numpy(dtype=np.float64)
-            if np.isfinite(bench).any():
-                bench[~np.isfinite(bench) | (bench <= 0)] = np.nan
-                return bench
-    return np.full(len(index), np.nan)
+            stamps = pd.to_datetime([r[0] for r in rows], utc=True)
+            close = (
+                pd.Series([float(r[2]) for r in rows], index=stamps)
+                .reindex(index)
+                .to_numpy(np.float64, copy=True)
+            )
+            if np.isfinite(close).any():
+                close[~np.isfinite(close) | (close <= 0)] = np.nan
+                # The open is the same bar's open only at the panel's own frequency (an hourly
+                # bar's open is not the day's open): otherwise labels use the close proxy.
+                opened = None
+                if freq == frequency:
+                    opened = (
+                        pd.Series([float(r[1]) for r in rows], index=stamps)
+                        .reindex(index)
+                        .to_numpy(np.float64)
+                    )
+                    opened[~np.isfinite(opened) | (opened <= 0)] = np.nan
+                return close, opened
+    return np.full(len(index), np.nan), None
 
 
 def panel_hash(panel: Panel) -> str:
@@ -143,7 +157,8 @@ def panel_hash(panel: Panel) -> str:
         f"{panel.freq}|{panel.bars_per_day}|{','.join(panel.symbols)}|{','.join(panel.sector_names)}".encode()
     )
     h.update(np.ascontiguousarray(panel.index.astype("datetime64[ns]").astype(np.int64)).tobytes())
-    for arr in (panel.open, panel.high, panel.low, panel.close, panel.volume, panel.benchmark):
+    bench_open = panel.benchmark_open if panel.benchmark_open is not None else np.zeros(0)
+    for arr in (panel.open, panel.high, panel.low, panel.close, panel.volume, panel.benchmark, bench_open):
         h.update(np.ascontiguousarray(np.nan_to_num(arr, nan=-1.0)).tobytes())
         h.update(np.ascontiguousarray(np.isnan(arr)).tobytes())
     h.update(np.ascontiguousarray(panel.member).tobytes())
@@ -195,6 +210,7 @@ def panel_build(
     def arr(field: str) -> np.ndarray:
         return np.ascontiguousarray(wide[field].to_numpy(dtype=np.float64))
 
+    bench_close, bench_open = _benchmark(index, frequency, start, end, as_of)
     try:
         panel = Panel(
             index=index.tz_convert("UTC").tz_localize(None).values.astype("datetime64[ns]"),
@@ -206,7 +222,8 @@ def panel_build(
             volume=arr("volume"),
             member=membership_mask(index, names, intervals),
             sector=np.array([sector_id.get(sectors.get(s, ""), -1) for s in names], dtype=np.int64),
-            benchmark=_benchmark(index, frequency, start, end, as_of),
+            benchmark=bench_close,
+            benchmark_open=bench_open,
             freq=frequency,
             bars_per_day=bars_per_day,
             sector_names=tuple(sector_names),

@@ -15,17 +15,18 @@ from apps.strategies.registry import strategy_spec
 from workers.engine.backtest import BacktestConfig, BacktestResult, GovernorConfig, run_backtest
 from workers.engine.costs import CostModel
 from workers.engine.features import compute_features, feature_names
+from workers.engine.labels import downside_event, forward_excess_return, label_horizon_bars
 from workers.engine.models import LGBMConfig, LGBMModel, RidgeConfig, RidgeModel, WalkForwardConfig
 from workers.engine.models.report import signal_report
 from workers.engine.models.walkforward import walk_forward
 from workers.engine.optimizer import OptimizerAllocator, OptimizerConfig, TopKEqualWeight
 
-from .engine_gaps import RULES, forward_labels
+from .engine_gaps import RULES
 
 ProgressFn = Callable[[float, str], None]
 
-# Label horizon (bars) of the learned models: one trading day ahead.
-LABEL_HORIZON = {"1d": 1, "1h": 7}
+# Label horizon (bars held) of the learned models: a trading week on daily bars, a day on hourly.
+LABEL_HORIZON = {"1d": 5, "1h": 7}
 
 
 class PipelineError(ValueError):
@@ -117,16 +118,28 @@ def _walk_forward_config(config: dict, n_bars: int, horizon: int, *, min_rows: i
     )
 
 
+def _labels(panel, config: dict) -> tuple[int, np.ndarray, np.ndarray | None]:
+    """(horizon, target, downside): forward excess return vs the benchmark (engine labels)."""
+    if not np.isfinite(panel.benchmark).any():
+        raise PipelineError(
+            "learned strategies train on returns in excess of the benchmark, but there are no SPY bars "
+            "in the research window; load SPY bars for it"
+        )
+    horizon = LABEL_HORIZON[panel.freq]
+    target = forward_excess_return(panel, horizon=horizon)
+    downside = downside_event(panel, horizon=horizon) if config["kind"] == "lgbm" else None
+    return horizon, target, downside
+
+
 def model_signal(panel, config: dict, progress: ProgressFn) -> tuple[np.ndarray, int, dict, dict]:
     """Walk-forward out-of-sample scores: (signal, first OOS bar, signal report, folds summary)."""
+    horizon, target, downside = _labels(panel, config)
     names = _feature_list(config)
     progress(15, f"computing {len(names)} features")
     fs = compute_features(panel, names)
-    horizon = LABEL_HORIZON[panel.freq]
-    target, downside = forward_labels(panel, horizon=horizon)
     factory = model_factory(config, names)
     min_rows = 2 * int(config["model"].get("min_data_in_leaf", 50)) if config["kind"] == "lgbm" else 50
-    wf_config = _walk_forward_config(config, panel.shape[0], horizon, min_rows=min_rows)
+    wf_config = _walk_forward_config(config, panel.shape[0], label_horizon_bars(horizon), min_rows=min_rows)
     n_folds = max(1, -(-(panel.shape[0] - wf_config.test_start) // wf_config.retrain_every))
     done = [0]
 
@@ -140,7 +153,7 @@ def model_signal(panel, config: dict, progress: ProgressFn) -> tuple[np.ndarray,
         feature_names=fs.names,
         member=panel.member,
         target=target,
-        downside=downside if config["kind"] == "lgbm" else None,
+        downside=downside,
         model_factory=factory,
         config=wf_config,
         index=panel.index,
@@ -173,33 +186,13 @@ def backtest_pipeline(*, panel, config: dict, progress: ProgressFn) -> EngineOut
         signal = RULES[spec.rule](panel, **config["model"])
         start, oos = 0, False
     progress(72, "simulating")
-    evaluated = panel if start == 0 else _tail(panel, start)
+    # The backtest starts with cash at the first out-of-sample bar.
+    evaluated = panel if start == 0 else panel.slice_rows(panel.shape[0], start=start)
     result = run_backtest(
         evaluated, backtest_config(config), allocator=allocator_for(config), alpha=signal[start:]
     )
     return EngineOutcome(
         result=result, start_row=start, oos=oos, signal=signal, report=report, walk_forward=wf_summary
-    )
-
-
-def _tail(panel, start: int):
-    """Rows [start, T) as their own panel (the backtest starts with cash at the first OOS bar)."""
-    from workers.engine.panel import Panel
-
-    return Panel(
-        index=panel.index[start:],
-        symbols=panel.symbols,
-        open=panel.open[start:],
-        high=panel.high[start:],
-        low=panel.low[start:],
-        close=panel.close[start:],
-        volume=panel.volume[start:],
-        member=panel.member[start:],
-        sector=panel.sector,
-        benchmark=panel.benchmark[start:],
-        freq=panel.freq,
-        bars_per_day=panel.bars_per_day,
-        sector_names=panel.sector_names,
     )
 
 
@@ -214,11 +207,10 @@ class TrainedModel:
 
 def train_pipeline(*, panel, config: dict, progress: ProgressFn) -> TrainedModel:
     """The final model on every labelled member-bar of the window (labels known inside it)."""
+    horizon, target, downside = _labels(panel, config)
     names = _feature_list(config)
     progress(15, f"computing {len(names)} features")
     fs = compute_features(panel, names)
-    horizon = LABEL_HORIZON[panel.freq]
-    target, downside = forward_labels(panel, horizon=horizon)
     factory = model_factory(config, names)
     probe = factory()
     from workers.engine.models import normalise_target, transform_features
@@ -242,7 +234,7 @@ def train_pipeline(*, panel, config: dict, progress: ProgressFn) -> TrainedModel
         "label_horizon": horizon,
     }
     model = factory()
-    model.fit(X, y[tt, nn], None if config["kind"] != "lgbm" else downside[tt, nn], train_window=window)
+    model.fit(X, y[tt, nn], None if downside is None else downside[tt, nn], train_window=window)
     return TrainedModel(
         model=model,
         feature_names=names,

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 
 from workers.engine.backtest.governor import STATES
+from workers.engine.metrics import backtest_metrics, monthly_returns, performance_summary
 
-from .engine_gaps import monthly_returns, performance_metrics
 from .panel import to_json_list, to_json_number, to_json_value
 from .pipeline import EngineOutcome
 
@@ -82,15 +81,7 @@ def outcome_to_storage(outcome: EngineOutcome, *, extra_metrics: dict | None = N
     res = outcome.result
     panel = res.panel
     initial = float(res.config.initial_cash)
-    metrics = performance_metrics(
-        equity=res.equity,
-        initial=initial,
-        periods_per_year=panel.periods_per_year,
-        benchmark=panel.benchmark,
-        turnover=res.turnover,
-        exposure=res.exposure,
-        cost_paid=res.cost_paid,
-    )
+    metrics = _gate_conventions(backtest_metrics(res))
     costs = res.cost_breakdown()
     metrics.update(
         {
@@ -127,7 +118,7 @@ def outcome_to_storage(outcome: EngineOutcome, *, extra_metrics: dict | None = N
         "sector_index": [_iso(panel.index)[int(t)] for t in rows],
         "sector_weights": _sector_weights(res, rows),
         "risk": _risk_states(res),
-        "monthly": monthly_returns(panel.index, res.equity, initial, settings.MARKET_TIME_ZONE),
+        "monthly": _monthly(res),
         "costs": {k: float(v) for k, v in costs.items()},
         "fills": _fills(res),
         "walk_forward": to_json_value(outcome.walk_forward),
@@ -146,11 +137,24 @@ def outcome_to_storage(outcome: EngineOutcome, *, extra_metrics: dict | None = N
     return {k: to_json_value(v) for k, v in metrics.items()}, series
 
 
+def _gate_conventions(metrics: dict) -> dict:
+    """The engine reports max drawdown as a negative number (empyrical); runs store it as a
+    positive fraction, which is what the promotion gates compare with their limit."""
+    out = dict(metrics)
+    if out.get("max_drawdown") is not None:
+        out["max_drawdown"] = abs(out["max_drawdown"])
+    return out
+
+
+def _monthly(res) -> dict[str, dict[str, float | None]]:
+    """{year: {"1".."12": return, "year": return}} (New York months)."""
+    table = monthly_returns(res.returns, res.panel.index)
+    return {str(year): {str(k): to_json_number(v) for k, v in row.items()} for year, row in table.iterrows()}
+
+
 def segment_metrics(outcome: EngineOutcome, *, start: int, stop: int) -> dict:
-    """Metrics of the equity curve between bars [start, stop) (for in-sample / hold-out splits)."""
+    """Metrics of bars [start, stop) only (for in-sample / hold-out splits of a search)."""
     res = outcome.result
-    eq = res.equity[start:stop]
-    initial = float(res.equity[start - 1]) if start > 0 else float(res.config.initial_cash)
-    m = performance_metrics(equity=eq, initial=initial, periods_per_year=res.panel.periods_per_year)
+    m = performance_summary(res.returns[start:stop], periods_per_year=res.panel.periods_per_year)
     m["n_trades"] = int(np.count_nonzero(res.fills[start:stop]))
-    return to_json_value(m)
+    return to_json_value(_gate_conventions(m))

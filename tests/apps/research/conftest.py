@@ -97,10 +97,48 @@ def strategy(people, tiny_data):
     return strategy_create(owner=people["quinn"], name="tiny-ma", config=strategy_config())
 
 
+POOKSOFT = FIXTURES / "daily" / "pooksoft_subset_10sym_2018_2021_raw_adj_div_split.csv.gz"
+SPY_HOURLY = FIXTURES / "hourly" / "spy_60min_2019_2021.csv.gz"
+TEN = ("AAPL", "AMZN", "GOOGL", "JPM", "KO", "MSFT", "NFLX", "NVDA", "TSLA", "XOM")
+
+
+def _filter_rows(src_path: Path, dst: Path, *, start: str, end: str) -> Path:
+    with gzip.open(src_path, "rt", newline="") as src, dst.open("w", newline="") as out:
+        reader, writer = csv.reader(src), csv.writer(out)
+        writer.writerow(next(reader))
+        for row in reader:
+            if start <= row[1][:10] < end:
+                writer.writerow(row)
+    return dst
+
+
 @pytest.fixture
-def ridge_strategy(people, tiny_data):
-    return strategy_create(
-        owner=people["quinn"],
-        name="tiny-ridge",
-        config=strategy_config("ridge", features=["ret_5", "ret_20", "dist_ma_20"]),
-    )
+def ml_data(db, tmp_path):
+    """Ten large caps daily 2019-2020 (pooksoft subset) with SPY hourly as the benchmark, in a
+    universe 'ten' where every name is a member throughout."""
+    for path, freq, source in (
+        (
+            _filter_rows(POOKSOFT, tmp_path / "ten.csv", start="2019-01-01", end="2021-01-01"),
+            "1d",
+            "pooksoft",
+        ),
+        (
+            _filter_rows(SPY_HOURLY, tmp_path / "spy.csv", start="2019-01-01", end="2021-01-01"),
+            "1h",
+            "spy-60min",
+        ),
+    ):
+        run = bars_import(path=path, freq=freq, source=source)
+        assert run.status in ("succeeded", "partial"), run.message
+    universe = Universe.objects.create(name="ten", description="ten large caps")
+    for symbol in TEN:
+        Membership.objects.create(universe=universe, symbol=symbol, start_date=dt.date(2010, 1, 1))
+    return universe
+
+
+@pytest.fixture
+def ridge_strategy(people, ml_data):
+    cfg = strategy_config("ridge", universe="ten", features=["ret_5", "ret_20", "dist_ma_20", "rsi_14"])
+    cfg["research"] = {"start": "2019-01-01", "end": "2021-01-01"}
+    cfg["optimizer"] = {"allocator": "topk", "top_k": 4, "max_weight": 0.25, "sector_cap": 0.7}
+    return strategy_create(owner=people["quinn"], name="ten-ridge", config=cfg)
