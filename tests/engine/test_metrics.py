@@ -34,9 +34,6 @@ def close(a: float, b: float) -> bool:
 def test_every_metric_matches_empyrical_on_real_spy_returns(ppy):
     spy = pd.read_csv(SPY_DAILY)
     r = spy["close"].pct_change().dropna().to_numpy()
-    bench_df = pd.read_csv(
-        SHARED_DATA / "daily" / "benchmarks" / "spy_daily_from_finfeatures_hourly_2004_2021.csv"
-    )
     # a second real series as the "benchmark": SPY lagged one day is a different, real return path
     b = np.concatenate(([np.nan], r[:-1]))
     assert len(r) > 4000

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
 
 from ..panel import Panel
 from .config import BacktestConfig
@@ -51,16 +50,21 @@ class SimInputs:
     cap: np.ndarray  # (T, N) max |shares| filled in bar t (participation x volume; floored if integer)
     volume: np.ndarray  # (T, N) volume, NaN where none
     sigma_prev: np.ndarray  # (T, N) per-bar volatility known at t-1 (for a fill at t); NaN unknown
+    # (all NaN when the cost model has no impact: nothing reads it then)
     impact_coef: np.ndarray  # (T, N) cost model impact coefficient of a fill at t
     mark: np.ndarray  # (T, N) close carried forward (last known close), 0 before the first close
     inv_mark: np.ndarray  # (T, N) 1 / mark, 0 where mark is 0
-    returns: np.ndarray  # (T, N) close-to-close returns, NaN where unknown
 
     def matches(self, config: BacktestConfig) -> bool:
         """True when `config` would build the same arrays (the fields they depend on agree)."""
         fields = ("participation", "integer_shares", "sigma_window", "adv_window")
         same = all(getattr(self.config, f) == getattr(config, f) for f in fields)
         return same and self.config.costs.impact_eta == config.costs.impact_eta
+
+    @cached_property
+    def returns(self) -> np.ndarray:
+        """(T, N) close-to-close returns, NaN where unknown."""
+        return close_returns(self.panel.close)
 
     @cached_property
     def adv_dollar(self) -> np.ndarray:
@@ -74,6 +78,24 @@ class SimInputs:
             return np.where(n > 0, rolling_sum(np.where(finite, dv, 0.0), w) / n, np.nan)
 
 
+def ffill_zero(close: np.ndarray) -> np.ndarray:
+    """The last known value down axis 0, 0 before the first one (causal: row t uses rows <= t)."""
+    finite = np.isfinite(close)
+    if finite.all():
+        return close.copy()
+    rows = np.where(finite, np.arange(len(close))[:, None], -1)
+    np.maximum.accumulate(rows, axis=0, out=rows)
+    out = np.take_along_axis(close, np.maximum(rows, 0), axis=0)
+    out[rows < 0] = 0.0
+    return out
+
+
+def close_returns(close: np.ndarray) -> np.ndarray:
+    out = np.full_like(close, np.nan)
+    out[1:] = close[1:] / close[:-1] - 1.0
+    return out
+
+
 def build_inputs(panel: Panel, config: BacktestConfig) -> SimInputs:
     open_, close, volume = panel.open, panel.close, panel.volume
     with np.errstate(invalid="ignore"):
@@ -82,14 +104,12 @@ def build_inputs(panel: Panel, config: BacktestConfig) -> SimInputs:
     cap = np.where(fill_ok, config.participation * np.where(fill_ok, volume, 0.0), 0.0)
     if config.integer_shares:
         cap = np.floor(cap)
-    mark = np.nan_to_num(pd.DataFrame(close).ffill().to_numpy(), nan=0.0)
+    mark = ffill_zero(close)
     safe = np.where(mark > 0, mark, 1.0)
     inv_mark = np.where(mark > 0, 1.0 / safe, 0.0)
-    returns = np.full_like(close, np.nan)
-    returns[1:] = close[1:] / close[:-1] - 1.0
-    sigma = rolling_std(returns, config.sigma_window)
-    sigma_prev = np.full_like(sigma, np.nan)
-    sigma_prev[1:] = sigma[:-1]
+    sigma_prev = np.full_like(close, np.nan)
+    if config.costs.impact_eta:  # without impact no volatility is needed: skip the rolling pass
+        sigma_prev[1:] = rolling_std(close_returns(close), config.sigma_window)[:-1]
     return SimInputs(
         panel=panel,
         config=config,
@@ -98,8 +118,9 @@ def build_inputs(panel: Panel, config: BacktestConfig) -> SimInputs:
         cap=cap,
         volume=volume,
         sigma_prev=sigma_prev,
-        impact_coef=config.costs.impact_coefficient(volume, sigma_prev),
+        impact_coef=config.costs.impact_coefficient(volume, sigma_prev)
+        if config.costs.impact_eta
+        else np.zeros_like(close),
         mark=mark,
         inv_mark=inv_mark,
-        returns=returns,
     )

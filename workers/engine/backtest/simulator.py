@@ -22,6 +22,7 @@ Speed: all per-bar work is numpy over N; the Python loop only sequences bars. Re
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -155,7 +156,23 @@ def _simulate(
     cash = float(config.initial_cash)
     zeros_n = np.zeros(N)
 
-    for t in range(T):
+    if fast:
+        # next_decision[t]: the first bar >= t with a decision (T when none)
+        idx = np.where(decide_fast, np.arange(T), T)
+        next_decision = np.minimum.accumulate(idx[::-1])[::-1]
+
+        def nxt(t: int) -> int:
+            return int(next_decision[t + 1]) if t + 1 < T else T
+    else:
+        k = config.rebalance_every
+
+        def nxt(t: int) -> int:
+            return min((t // k + 1) * k, T)
+
+    ctx_quiet = _Quiet(member, mark, equity, cash_hist, positions, drawdown, risk_state, exposure_cap)
+    t = -1
+    while t < T - 1:
+        t += 1
         # 1. Fill the orders decided at t-1 at the open of t (cap is 0 where no bar / no volume).
         if has_pending:
             o = open0[t]
@@ -225,7 +242,7 @@ def _simulate(
 
         # 2. Mark to the close of t.
         m = mark[t]
-        eq = cash + float(pos @ m)
+        eq = cash + float((m * pos).sum())  # the same per-row reduction as the quiet stretches
         equity[t] = eq
         cash_hist[t] = cash
         positions[t] = pos
@@ -258,7 +275,7 @@ def _simulate(
                     orders[t] = order
                     pending = order
                     has_pending = True
-                    continue
+                    continue  # (an order was just sent: nothing quiet to skip)
         elif t % config.rebalance_every == 0:
             started = time.perf_counter()
             ctx = AllocationContext(
@@ -299,6 +316,8 @@ def _simulate(
         orders[t] = order
         pending = order
         has_pending = bool(order.any())
+        if not has_pending:
+            t = _mark_quiet_stretch(t, nxt(t), ctx_quiet, pos, cash, governor)
 
     if fast:
         target_w = np.where(decide_fast[:, None], w_fast * w_scale[:, None], np.nan)
@@ -325,6 +344,49 @@ def _simulate(
         allocator_seconds=alloc_s,
         solver_ms=solve_ms,
     )
+
+
+@dataclass(frozen=True)
+class _Quiet:
+    member: np.ndarray
+    mark: np.ndarray
+    equity: np.ndarray
+    cash: np.ndarray
+    positions: np.ndarray
+    drawdown: np.ndarray
+    risk_state: np.ndarray
+    exposure_cap: np.ndarray
+
+
+def _mark_quiet_stretch(
+    t: int, stop: int, q: _Quiet, pos: np.ndarray, cash: float, governor: Governor | None
+) -> int:
+    """Bars t+1 .. stop-1 have no fill (nothing pending) and no decision: only marks, in one
+    vectorised pass, up to the first bar where a held name leaves the universe (that bar needs
+    its forced sell). Returns the last bar handled; the loop resumes after it.
+
+    Why: rule strategies trade on a few bars; marking the quiet bars in bulk makes their cost
+    per bar a fraction of a numpy call instead of a dozen."""
+    a = t + 1
+    if stop <= a:
+        return t
+    held = pos > 0
+    if held.any():
+        leaving = np.flatnonzero((~q.member[a:stop][:, held]).any(axis=1))
+        if len(leaving):
+            stop = a + int(leaving[0])
+            if stop <= a:
+                return t
+    eqs = cash + (q.mark[a:stop] * pos).sum(axis=1)
+    q.equity[a:stop] = eqs
+    q.cash[a:stop] = cash
+    q.positions[a:stop] = pos
+    if governor is not None:
+        for j in range(a, stop):
+            q.drawdown[j] = governor.update(j, float(eqs[j - a]))
+            q.risk_state[j] = STATE_CODE[governor.state]
+            q.exposure_cap[j] = governor.exposure_cap
+    return stop - 1
 
 
 def _clean_allocator_weights(
