@@ -1,5 +1,296 @@
-from django.shortcuts import redirect
+"""Research pages: thin views that check the strategy's permissions, call a service and render.
+Viewing a run needs view access to its strategy; launching or cancelling needs change access."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.strategies import permissions
+from apps.strategies.config import ConfigValidationError
+from apps.strategies.models import Strategy
+
+from . import charts, selectors
+from .models import BacktestRun, ParameterSearch, TrainingRun
+from .services.candidates import ParamSpaceError
+from .services.runs import backtest_submit, job_cancel, training_submit
+from .services.search import search_cancel, search_submit
+
+KINDS = {"backtests": BacktestRun, "training": TrainingRun, "searches": ParameterSearch}
+DETAIL = {
+    "backtests": "research:backtest_detail",
+    "training": "research:training_detail",
+    "searches": "research:search_detail",
+}
 
 
-def index(request):
-    return redirect("home")
+def _viewable(request: HttpRequest, job):
+    if not permissions.can_view(request.user, job.strategy):
+        raise PermissionDenied("you may not view this strategy's research")
+    return job
+
+
+def _editable_strategy(request: HttpRequest, strategy_id: int) -> Strategy:
+    strategy = get_object_or_404(Strategy, pk=strategy_id)
+    if not permissions.can_edit(request.user, strategy):
+        raise PermissionDenied("only those who can change this strategy launch its research jobs")
+    return strategy
+
+
+def _back(request: HttpRequest, strategy: Strategy):
+    return redirect(request.POST.get("next") or "research:index")
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "research/index.html", selectors.recent_jobs(user=request.user))
+
+
+@require_POST
+def backtest_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    strategy = _editable_strategy(request, strategy_id)
+    try:
+        run = backtest_submit(strategy=strategy, actor=request.user, reason=request.POST.get("reason", ""))
+    except (ConfigValidationError, ValueError) as exc:
+        messages.error(request, f"backtest not started: {exc}")
+        return _back(request, strategy)
+    return redirect("research:backtest_detail", pk=run.pk)
+
+
+@require_POST
+def training_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    strategy = _editable_strategy(request, strategy_id)
+    try:
+        run = training_submit(strategy=strategy, actor=request.user, reason=request.POST.get("reason", ""))
+    except (ConfigValidationError, ValueError) as exc:
+        messages.error(request, f"training not started: {exc}")
+        return _back(request, strategy)
+    return redirect("research:training_detail", pk=run.pk)
+
+
+@require_POST
+def search_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    strategy = _editable_strategy(request, strategy_id)
+    try:
+        space = json.loads(request.POST.get("param_space") or "{}")
+        settings = {}
+        for key in ("n_samples", "population", "generations"):
+            if request.POST.get(key):
+                settings[key] = int(request.POST[key])
+        for key in ("mutation", "crossover", "holdout_fraction"):
+            if request.POST.get(key):
+                settings[key] = float(request.POST[key])
+        search = search_submit(
+            strategy=strategy,
+            actor=request.user,
+            method=request.POST.get("method", "grid"),
+            param_space=space,
+            objective=request.POST.get("objective", "sharpe"),
+            settings=settings,
+        )
+    except json.JSONDecodeError as exc:
+        messages.error(request, f"search not started: the param space is not valid JSON ({exc})")
+        return _back(request, strategy)
+    except (ParamSpaceError, ConfigValidationError, ValueError) as exc:
+        messages.error(request, f"search not started: {exc}")
+        return _back(request, strategy)
+    return redirect("research:search_detail", pk=search.pk)
+
+
+def _backtest_charts(run: BacktestRun) -> dict:
+    s = run.series or {}
+    if not s.get("equity"):
+        return {}
+    dd = [-(v or 0.0) for v in s.get("drawdown", [])]
+    out = {
+        "equity": charts.line_chart(
+            s["index"],
+            {"strategy": s["equity"], "SPY (benchmark)": s.get("benchmark", [])},
+            title="Equity vs benchmark",
+        ),
+        "drawdown": charts.area_chart(s["index"], dd, title="Drawdown"),
+        "monthly": charts.heatmap(s.get("monthly", {}), title="Monthly returns (%)"),
+        "sectors": charts.stacked_area_chart(
+            s.get("sector_index", []), s.get("sector_weights", {}), title="Weights by sector"
+        ),
+        "costs": charts.bar_chart(
+            [(k, v) for k, v in (s.get("costs") or {}).items() if k != "cost"], title="Cost breakdown"
+        ),
+    }
+    if s.get("ic"):
+        out["ic"] = charts.line_chart(
+            s["ic"]["index"], {"rank IC (20-bar mean)": s["ic"]["rank_ic_rolling20"]}, title="Rank IC"
+        )
+    return out
+
+
+@require_GET
+def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _viewable(
+        request,
+        get_object_or_404(BacktestRun.objects.select_related("strategy", "search", "model_version"), pk=pk),
+    )
+    return render(
+        request,
+        "research/backtest_detail.html",
+        {
+            "run": run,
+            "kind": "backtests",
+            "charts": _backtest_charts(run) if run.status == "succeeded" else {},
+            "can_edit": permissions.can_edit(request.user, run.strategy),
+            "events": run.events.select_related("actor"),
+            "metrics_rows": _metric_rows(run.metrics),
+            "config_json": json.dumps(run.config, indent=2, sort_keys=True),
+        },
+    )
+
+
+@require_GET
+def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _viewable(
+        request, get_object_or_404(TrainingRun.objects.select_related("strategy", "model_version"), pk=pk)
+    )
+    return render(
+        request,
+        "research/training_detail.html",
+        {
+            "run": run,
+            "kind": "training",
+            "config_json": json.dumps(run.config, indent=2, sort_keys=True),
+            "can_edit": permissions.can_edit(request.user, run.strategy),
+            "events": run.events.select_related("actor"),
+        },
+    )
+
+
+@require_GET
+def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    search = _viewable(request, get_object_or_404(ParameterSearch.objects.select_related("strategy"), pk=pk))
+    children = search.runs.defer("series").order_by("rank", "pk")
+    return render(
+        request,
+        "research/search_detail.html",
+        {
+            "search": search,
+            "run": search,
+            "kind": "searches",
+            "children": children,
+            "param_names": list(search.param_space),
+            "can_edit": permissions.can_edit(request.user, search.strategy),
+            "events": search.events.select_related("actor"),
+        },
+    )
+
+
+def _job(kind: str, pk: int):
+    model = KINDS.get(kind)
+    if model is None:
+        raise Http404(f"no such job kind {kind!r}")
+    return get_object_or_404(model.objects.select_related("strategy"), pk=pk)
+
+
+@require_GET
+def job_status_json(request: HttpRequest, kind: str, pk: int) -> JsonResponse:
+    job = _viewable(request, _job(kind, pk))
+    return JsonResponse(selectors.job_status(job))
+
+
+@require_POST
+def job_cancel_view(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    job = _job(kind, pk)
+    if not permissions.can_edit(request.user, job.strategy):
+        raise PermissionDenied("only those who can change this strategy cancel its research jobs")
+    if isinstance(job, ParameterSearch):
+        search_cancel(search=job, actor=request.user)
+    else:
+        job_cancel(job=job, actor=request.user)
+    messages.info(request, f"{kind[:-1] if kind.endswith('s') else kind} #{pk}: cancel requested")
+    return redirect(DETAIL[kind], pk=pk)
+
+
+METRIC_LABELS = [
+    ("total_return", "Total return", "pct"),
+    ("cagr", "CAGR", "pct"),
+    ("annual_volatility", "Volatility", "pct"),
+    ("sharpe", "Sharpe", "num"),
+    ("sortino", "Sortino", "num"),
+    ("calmar", "Calmar", "num"),
+    ("max_drawdown", "Max drawdown", "pct"),
+    ("max_drawdown_duration_bars", "Max DD duration (bars)", "int"),
+    ("hit_rate", "Hit rate", "pct"),
+    ("turnover_annual", "Turnover / year", "num"),
+    ("average_exposure", "Average exposure", "pct"),
+    ("cost_drag_bps_per_year", "Cost drag (bps/yr)", "num"),
+    ("benchmark_total_return", "Benchmark return", "pct"),
+    ("information_ratio", "Information ratio", "num"),
+    ("tracking_error", "Tracking error", "pct"),
+    ("n_trades", "Trades", "int"),
+    ("total_cost", "Total cost", "money"),
+    ("final_equity", "Final equity", "money"),
+    ("oos", "Out of sample", "bool"),
+    ("signal_rank_ic", "Mean rank IC", "num"),
+    ("signal_rank_icir", "Rank ICIR", "num"),
+]
+
+
+def _fmt(value, how: str) -> str:
+    if value is None:
+        return "—"
+    if how == "pct":
+        return f"{value * 100:.2f}%"
+    if how == "int":
+        return f"{int(value):,}"
+    if how == "money":
+        return f"{value:,.2f}"
+    if how == "bool":
+        return "yes" if value else "no"
+    return f"{value:.3f}"
+
+
+def _metric_rows(*metrics: dict) -> list[tuple[str, list[str]]]:
+    rows = []
+    for key, label, how in METRIC_LABELS:
+        if any(key in (m or {}) for m in metrics):
+            rows.append((label, [_fmt((m or {}).get(key), how) for m in metrics]))
+    return rows
+
+
+@require_GET
+def compare(request: HttpRequest) -> HttpResponse:
+    ids = [request.GET.get("a"), request.GET.get("b")]
+    if not all(i and i.isdigit() for i in ids):
+        return render(
+            request,
+            "research/compare.html",
+            {"error": "give two backtest ids: ?a=<id>&b=<id>", "runs": []},
+            status=400,
+        )
+    runs = [
+        _viewable(request, get_object_or_404(BacktestRun.objects.select_related("strategy"), pk=int(i)))
+        for i in ids
+    ]
+    series = {}
+    labels: list[str] = []
+    for run in runs:
+        s = run.series or {}
+        if s.get("equity"):
+            start = s["equity"][0] or 1.0
+            # Rebased to 1 at each run's start so runs with different cash compare.
+            series[f"#{run.pk} {run.strategy.name}"] = [
+                v / start if v is not None else None for v in s["equity"]
+            ]
+            labels = s["index"] if len(s["index"]) > len(labels) else labels
+    return render(
+        request,
+        "research/compare.html",
+        {
+            "runs": runs,
+            "rows": _metric_rows(*(r.metrics for r in runs)),
+            "chart": charts.line_chart(labels, series, title="Equity (rebased to 1)") if series else None,
+        },
+    )
