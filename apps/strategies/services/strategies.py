@@ -21,6 +21,9 @@ from ..config import ConfigValidationError, StrategyConfig, strategy_config_vali
 from ..models import Strategy
 from .errors import StrategyError
 
+# Path segments of the strategy pages that a strategy name would shadow.
+RESERVED_NAMES = frozenset({"new", "approvals", "requests"})
+
 
 def _validated(config: dict[str, Any]) -> tuple[StrategyConfig, Universe]:
     cfg = strategy_config_validate(config)
@@ -45,6 +48,8 @@ def strategy_create(*, owner, name: str, config: dict[str, Any], description: st
         validate_slug(name)
     except Exception:
         raise StrategyError(f"name {name!r} must be a slug: letters, digits, '-' and '_'") from None
+    if name in RESERVED_NAMES:
+        raise StrategyError(f"name {name!r} is reserved (a page of the strategies section)")
     if Strategy.objects.filter(name=name).exists():
         raise StrategyError(f"a strategy named {name!r} already exists")
     cfg, universe = _validated(config)

@@ -1,0 +1,84 @@
+"""Reads of the strategies app. Visibility is decided here once: role-wide view permission shows
+every strategy, otherwise only those the user holds an object permission on (owned or shared)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from guardian.shortcuts import get_objects_for_user, get_users_with_perms
+
+from .models import LifecycleEvent, ModelVersion, PromotionRequest, RequestStatus, Strategy
+from .services.errors import LifecycleError
+from .services.evidence import evidence_reread
+from .services.promotions import gates_check
+
+
+def strategies_visible(user) -> QuerySet[Strategy]:
+    if not user.is_authenticated:
+        return Strategy.objects.none()
+    base = Strategy.objects.select_related("owner", "universe")
+    # any_perm: someone shared with (view+change) or owner; accept_global_perms: role-wide readers.
+    return get_objects_for_user(
+        user, ["strategies.view_strategy", "strategies.change_strategy"], klass=base, any_perm=True
+    ).order_by("name")
+
+
+def strategy_versions(strategy: Strategy) -> QuerySet[ModelVersion]:
+    return strategy.versions.select_related("created_by").order_by("-version")
+
+
+def strategy_requests(strategy: Strategy) -> QuerySet[PromotionRequest]:
+    return PromotionRequest.objects.filter(model_version__strategy=strategy).select_related(
+        "model_version", "requested_by", "decided_by"
+    )
+
+
+def strategy_events(strategy: Strategy, limit: int = 50) -> list[LifecycleEvent]:
+    qs = strategy.lifecycle_events.select_related("model_version", "actor").order_by("-at", "-pk")
+    return list(qs[:limit])
+
+
+def strategy_collaborators(strategy: Strategy) -> list:
+    """Users holding an object permission on the strategy (owner and those it was shared with)."""
+    return sorted(
+        get_users_with_perms(strategy, only_with_perms_in=["change_strategy"]), key=lambda u: u.username
+    )
+
+
+def share_candidates(strategy: Strategy) -> QuerySet:
+    have = {u.pk for u in strategy_collaborators(strategy)}
+    return get_user_model().objects.filter(is_active=True).exclude(pk__in=have).order_by("username")
+
+
+def requests_pending() -> QuerySet[PromotionRequest]:
+    return (
+        PromotionRequest.objects.filter(status=RequestStatus.PENDING)
+        .select_related("model_version__strategy", "requested_by")
+        .order_by("created_at", "pk")
+    )
+
+
+def requests_decided(limit: int = 20) -> list[PromotionRequest]:
+    qs = PromotionRequest.objects.exclude(status=RequestStatus.PENDING).select_related(
+        "model_version__strategy", "requested_by", "decided_by"
+    )
+    return list(qs.order_by("-decided_at", "-pk")[:limit])
+
+
+def request_recheck(request: PromotionRequest) -> list[dict]:
+    """The gates as they would be judged if approved now (evidence re-read, nothing written)."""
+    version = request.model_version
+    if version.stage != request.from_stage:
+        return [
+            {
+                "gate": "stage",
+                "passed": False,
+                "detail": f"version is {version.stage} now, not {request.from_stage}",
+                "checks": [],
+            }
+        ]
+    evidence = evidence_reread(model_version=version, snapshot=request.evidence)
+    try:
+        return gates_check(version=version, to_stage=request.to_stage, evidence=evidence)
+    except LifecycleError as exc:
+        return [{"gate": "transition", "passed": False, "detail": str(exc), "checks": []}]
