@@ -1,8 +1,8 @@
 """Computing features: the whole panel at once (research, training) or only the last bar (live).
 
 `compute_features_last` is the incremental update: for ONE new bar it recomputes every feature's
-last row from the last `lookback + 1` rows that feature needs (features grouped by lookback, each
-group on its own short tail). Because every feature has finite memory, this equals the last row of
+last row from a short trailing window covering the `lookback + 1` rows that feature needs (features
+grouped into a few tail lengths that share intermediates). Because every feature has finite memory, this equals the last row of
 `compute_features` over the full history (tests assert it to 1e-9).
 """
 
@@ -79,10 +79,23 @@ def compute_features_last(panel_tail: Panel, names: Iterable[str] | None = None)
     if T == 0:
         return out
     contexts: dict[int, FeatureContext] = {}
+    shared = {dep for spec in specs for dep in spec.depends}
     for i, spec in enumerate(specs):
-        start = max(0, T - spec.lookback - 1)
+        start = max(0, T - _tail_rows(spec.lookback))
         ctx = contexts.get(start)
         if ctx is None:
             ctx = contexts[start] = FeatureContext(panel_tail, start, last_only=True)
-        out[i] = ctx.evaluate_last(spec.name)
+        out[i] = ctx.feature(spec.name)[-1] if spec.name in shared else ctx.evaluate_last(spec.name)
     return out
+
+
+# Tail lengths the live update shares between features: a feature runs on the shortest of these
+# that covers its lookback + 1 rows, so intermediates (returns, moving averages, beta moments) are
+# computed once per bucket rather than once per distinct lookback. Extra rows cost little; an extra
+# context costs every shared intermediate again.
+_TAIL_BUCKETS = (22, 61, 80, 121, 250)
+
+
+def _tail_rows(lookback: int) -> int:
+    need = lookback + 1
+    return next((b for b in _TAIL_BUCKETS if b >= need), need)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..panel import Panel
-from .ops import safe_log, shift
+from .ops import ROLLING, last_window, safe_log, shift
 from .registry import FEATURES
 
 _BAR_KINDS = ("price", "volatility", "volume", "market", "factor")
@@ -33,6 +33,9 @@ class FeatureContext:
         self.has_bar = np.isfinite(self.open) & np.isfinite(self.close)
         self.universe = self.member & self.has_bar
         self.last_only = last_only
+        if last_only:  # the masks evaluate_last applies, once per context
+            self._no_bar_last = ~self.has_bar[-1] if len(self.has_bar) else None
+            self._outside_last = ~self.universe[-1] if len(self.universe) else None
         self.rows = slice(-1, None) if last_only else slice(None)
         self._memo: dict[str, np.ndarray] = {}
 
@@ -74,6 +77,31 @@ class FeatureContext:
         """A (T,) market series as a (T, N) array (the same value for every name at t)."""
         return np.broadcast_to(series[:, None], (len(series), self.shape[1]))
 
+    def window(
+        self, op: str, x: np.ndarray, w: int, *, min_count: int | None = None, lag: int = 0
+    ) -> np.ndarray:
+        """Trailing w-bar `op` (mean/std/max/min/sum) ending `lag` bars before t, for results used
+        only ELEMENTWISE toward the feature value (never fed into a shift or another window).
+        Full mode: every row. Live mode: only the last row, as a (1, N) array that broadcasts."""
+        if self.last_only:
+            return last_window(op, x, w, min_count, lag)
+        out = ROLLING[op](x, w, min_count)
+        return shift(out, lag) if lag else out
+
+    def now(self, x: np.ndarray) -> np.ndarray:
+        """The rows of x the output needs: all of them, or only the last in a live update."""
+        return x[self.rows]
+
+    def lagged(self, x: np.ndarray, k: int) -> np.ndarray:
+        """x k bars before each output row (`shift` in full mode; one row in a live update)."""
+        if not self.last_only:
+            return shift(x, k)
+        if k < 0:
+            raise ValueError(f"lag {k} would read the future")
+        if k >= len(x):
+            return np.full((1,) + x.shape[1:], np.nan)
+        return x[len(x) - 1 - k][None]
+
     def cross(self, op: Callable, x: np.ndarray, *args, rows_taken: bool = False) -> np.ndarray:
         """A cross-sectional op (ops.xs_*, sector_demean) over universe members, on `self.rows`:
         every row normally, only the last one in a live update (the result then has 1 row, so its
@@ -93,30 +121,33 @@ class FeatureContext:
         if raw is not None:
             return raw
         out = np.array(spec.fn(self), dtype=np.float64, copy=True)
-        if out.shape != self.shape:
+        R = len(self.close)
+        if out.shape != self.shape and not (
+            self.last_only and out.ndim == 2 and out.shape[1] == self.shape[1]
+        ):
             raise ValueError(f"feature {name!r} returned shape {out.shape}, expected {self.shape}")
+        # In live mode a feature built on `window` returns only its last rows: align masks at the end.
+        first = R - len(out)
         if spec.kind in _BAR_KINDS:
-            out[~self.has_bar] = np.nan
+            out[~self.has_bar[first:]] = np.nan
         elif spec.kind == "cross_sectional":
-            out[~self.universe] = np.nan
+            out[~self.universe[first:]] = np.nan
         out[~np.isfinite(out)] = np.nan
-        out[: spec.lookback] = np.nan
+        out[: max(0, spec.lookback - first)] = np.nan
         return out
 
     def evaluate_last(self, name: str) -> np.ndarray:
         """(N,) the feature at the context's last row, with the same definedness rules."""
         spec = FEATURES[name]
-        memo = self._memo.get(f"feature:{name}")
-        if memo is not None:
-            return memo[-1].copy()
-        out = np.array(spec.fn(self)[-1], dtype=np.float64, copy=True)
+        out = np.array(spec.fn(self)[-1], dtype=np.float64)
         if out.shape != (self.shape[1],):
             raise ValueError(f"feature {name!r} returned a last row of shape {out.shape}")
         if len(self.close) <= spec.lookback:
-            out[:] = np.nan
-        elif spec.kind in _BAR_KINDS:
-            out[~self.has_bar[-1]] = np.nan
-        elif spec.kind == "cross_sectional":
-            out[~self.universe[-1]] = np.nan
+            out.fill(np.nan)
+            return out
         out[~np.isfinite(out)] = np.nan
+        if spec.kind in _BAR_KINDS:
+            out[self._no_bar_last] = np.nan
+        elif spec.kind == "cross_sectional":
+            out[self._outside_last] = np.nan
         return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .context import FeatureContext
-from .ops import rcount, shift
+from .ops import shift
 from .registry import feature
 
 STALE_CAP = 20
@@ -38,24 +38,25 @@ def prev_bar_gap(ctx: FeatureContext) -> np.ndarray:
 def stale_price(ctx: FeatureContext) -> np.ndarray:
     """1.0 when the bar looks like a carried-forward quote (zero volume, or O=H=L=C equal to the
     previous close); 0.0 for a normal bar; NaN without a bar."""
-    flat = (ctx.open == ctx.high) & (ctx.high == ctx.low) & (ctx.low == ctx.close)
-    stale = (ctx.volume == 0) | (flat & (ctx.close == shift(ctx.close, 1)))
-    return np.where(ctx.has_bar, stale.astype(np.float64), np.nan)
+    o, h, low, c = (ctx.now(a) for a in (ctx.open, ctx.high, ctx.low, ctx.close))
+    flat = (o == h) & (h == low) & (low == c)
+    stale = (ctx.now(ctx.volume) == 0) | (flat & (c == ctx.lagged(ctx.close, 1)))
+    return np.where(ctx.now(ctx.has_bar), stale.astype(np.float64), np.nan)
 
 
 @feature("coverage_20", lookback=19, kind="freshness")
 def coverage_20(ctx: FeatureContext) -> np.ndarray:
     """Share of the last 20 bars with a bar."""
-    return rcount(ctx.has_bar, 20) / 20.0
+    return ctx.window("sum", ctx.has_bar.astype(np.float64), 20) / 20.0
 
 
 @feature("coverage_250", lookback=249, kind="freshness")
 def coverage_250(ctx: FeatureContext) -> np.ndarray:
     """Share of the last 250 bars with a bar (young listings and long halts score low)."""
-    return rcount(ctx.has_bar, 250) / 250.0
+    return ctx.window("sum", ctx.has_bar.astype(np.float64), 250) / 250.0
 
 
 @feature("member_share_250", lookback=249, kind="freshness")
 def member_share_250(ctx: FeatureContext) -> np.ndarray:
     """Share of the last 250 bars the name was an index member (recent additions score low)."""
-    return rcount(ctx.member, 250) / 250.0
+    return ctx.window("sum", ctx.member.astype(np.float64), 250) / 250.0

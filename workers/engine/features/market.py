@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from .context import FeatureContext
-from .ops import rmean, rstd, safe_div, shift, xs_mean
+from .ops import safe_div, xs_mean
+from .price import close_ma
 from .registry import feature
 
 
@@ -16,7 +17,7 @@ def _register_mkt_ret(k: int) -> None:
     @feature(f"mkt_ret_{k}", lookback=k, kind="market")
     def mkt_ret(ctx: FeatureContext) -> np.ndarray:
         """Benchmark log return over the last k bars."""
-        return ctx.broadcast(ctx.bench_log - shift(ctx.bench_log, k))
+        return ctx.broadcast(ctx.now(ctx.bench_log) - ctx.lagged(ctx.bench_log, k))
 
 
 for _k in (1, 5, 20):
@@ -28,7 +29,7 @@ def _register_mkt_ma(w: int) -> None:
     def mkt_dist_ma(ctx: FeatureContext) -> np.ndarray:
         """Benchmark close over its w-bar moving average - 1 (trend regime)."""
         b = ctx.benchmark[:, None]
-        return ctx.broadcast((safe_div(b, rmean(b, w)) - 1.0)[:, 0])
+        return ctx.broadcast((safe_div(ctx.now(b), ctx.window("mean", b, w)) - 1.0)[:, 0])
 
 
 for _w in (50, 200):
@@ -36,7 +37,7 @@ for _w in (50, 200):
 
 
 def _bench_vol(ctx: FeatureContext, w: int) -> np.ndarray:
-    return ctx.memo(f"bench_vol_{w}", lambda: rstd(ctx.bench_ret[:, None], w)[:, 0])
+    return ctx.memo(f"bench_vol_{w}", lambda: ctx.window("std", ctx.bench_ret[:, None], w)[:, 0])
 
 
 @feature("mkt_vol_20", lookback=20, kind="market")
@@ -55,8 +56,8 @@ def _register_breadth(w: int) -> None:
     @feature(f"breadth_ma_{w}", lookback=w - 1, kind="market")
     def breadth(ctx: FeatureContext) -> np.ndarray:
         """Share of universe members (with a bar) whose close is above their own w-bar average."""
-        ma = ctx.memo(f"close_ma_{w}", lambda: rmean(ctx.close, w))
-        above = (ctx.close > ma).astype(np.float64)
+        ma = close_ma(ctx, w)
+        above = (ctx.close[ctx.rows] > ma).astype(np.float64)
         return ctx.broadcast(ctx.cross(xs_mean, np.where(np.isfinite(ma), above, np.nan)))
 
 
@@ -81,7 +82,8 @@ def universe_ret_1(ctx: FeatureContext) -> np.ndarray:
 @feature("universe_ret_20", lookback=20, kind="market")
 def universe_ret_20(ctx: FeatureContext) -> np.ndarray:
     """Equal-weight mean 20-bar log return of the universe (members at t)."""
-    return ctx.broadcast(ctx.cross(xs_mean, ctx.log_close - shift(ctx.log_close, 20)))
+    ret_20 = ctx.now(ctx.log_close) - ctx.lagged(ctx.log_close, 20)
+    return ctx.broadcast(ctx.cross(xs_mean, ret_20, rows_taken=True))
 
 
 @feature("dispersion_1", lookback=1, kind="market")

@@ -27,14 +27,17 @@ def shift(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def default_min_count(window: int) -> int:
+    """Valid values a window needs: all of a short window, 90% of a window of 10+ bars."""
+    return window if window < 10 else window - window // 10
+
+
 def _moving(fn, x: np.ndarray, window: int, min_count: int | None, **kw) -> np.ndarray:
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     if window > len(x):  # too little history for even one full window: undefined everywhere
         return np.full(x.shape, np.nan)
-    if min_count is None:
-        min_count = window if window < 10 else window - window // 10
-    return fn(x, window, min_count=min_count, axis=0, **kw)
+    return fn(x, window, min_count=min_count or default_min_count(window), axis=0, **kw)
 
 
 def rmean(x: np.ndarray, window: int, min_count: int | None = None) -> np.ndarray:
@@ -58,16 +61,51 @@ def rmin(x: np.ndarray, window: int, min_count: int | None = None) -> np.ndarray
     return _moving(bn.move_min, x, window, min_count)
 
 
-def rcount(valid: np.ndarray, window: int) -> np.ndarray:
-    """Number of True rows among the last `window` (NaN before a full window exists)."""
-    return rsum(valid.astype(np.float64), window)
+def last_window(
+    op: str, x: np.ndarray, window: int, min_count: int | None = None, lag: int = 0
+) -> np.ndarray:
+    """(1, ...) the rolling `op` at the LAST row only (over rows -window-lag .. -1-lag): what the
+    matching rolling function gives at its last row, for the live update without the other rows."""
+    if lag < 0:
+        raise ValueError(f"lag {lag} would read the future")
+    if window + lag > len(x):
+        return np.full((1,) + x.shape[1:], np.nan)
+    win = x[len(x) - window - lag : len(x) - lag]
+    # Fast path: a plain reduction (NaN wherever the window has a gap); only columns with a gap are
+    # recomputed NaN-aware and held to min_count. Same values as the rolling op's last row.
+    value = _PLAIN_REDUCERS[op](win)
+    gaps = np.isnan(value)
+    if gaps.any():
+        sub = win[:, gaps]
+        count = np.isfinite(sub).sum(axis=0)
+        need = min_count or default_min_count(window)
+        value[gaps] = np.where(count >= need, _NAN_REDUCERS[op](sub), np.nan)
+    return value[None]
+
+
+ROLLING = {"mean": rmean, "std": rstd, "max": rmax, "min": rmin, "sum": rsum}
+_PLAIN_REDUCERS = {
+    "mean": lambda w: w.mean(axis=0),
+    "std": lambda w: w.std(axis=0, ddof=1),
+    "max": lambda w: w.max(axis=0),
+    "min": lambda w: w.min(axis=0),
+    "sum": lambda w: w.sum(axis=0),
+}
+_NAN_REDUCERS = {
+    "mean": lambda w: bn.nanmean(w, axis=0),
+    "std": lambda w: bn.nanstd(w, axis=0, ddof=1),
+    "max": lambda w: bn.nanmax(w, axis=0),
+    "min": lambda w: bn.nanmin(w, axis=0),
+    "sum": lambda w: bn.nansum(w, axis=0),
+}
 
 
 def safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a / b with NaN (not inf, not a warning) where b is 0 or either side is NaN."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.divide(a, b)
-    out[~np.isfinite(out)] = np.nan
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    out = np.full(np.broadcast_shapes(a.shape, b.shape), np.nan)
+    np.divide(a, b, out=out, where=b != 0)  # NaN operands give NaN without a warning
+    out[np.isinf(out)] = np.nan  # overflow of a huge ratio
     return out
 
 
@@ -115,13 +153,15 @@ def xs_mean(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def sector_demean(x: np.ndarray, valid: np.ndarray, sector: np.ndarray) -> np.ndarray:
     """x minus the mean of its GICS sector's valid names at the same bar; NaN for unknown sector (-1).
 
-    Loops over the ~11 sectors (not over symbols): each step is a vectorised row mean."""
-    out = np.full(x.shape, np.nan)
-    ok = valid & np.isfinite(x)
-    for s in np.unique(sector[sector >= 0]):
-        cols = sector == s
-        sub_ok = ok[:, cols]
-        sub = x[:, cols]
-        mean = xs_mean(sub, sub_ok)
-        out[:, cols] = np.where(sub_ok, sub - mean[:, None], np.nan)
-    return out
+    One bincount over (row, sector) cells: sector means for every bar without a loop."""
+    T, _ = x.shape
+    known = sector >= 0
+    ok = valid & np.isfinite(x) & known[None, :]
+    if not known.any():
+        return np.full(x.shape, np.nan)
+    S = int(sector.max()) + 1
+    cell = np.arange(T)[:, None] * S + np.where(known, sector, 0)[None, :]
+    sums = np.bincount(cell[ok], weights=x[ok], minlength=T * S)
+    counts = np.bincount(cell[ok], minlength=T * S)
+    mean = safe_div(sums, counts.astype(np.float64))
+    return np.where(ok, x - mean[cell], np.nan)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .context import FeatureContext
-from .ops import rmean, rstd, safe_div, shift
+from .ops import rstd, safe_div
 from .registry import feature
 
 VOL_WINDOWS = (5, 20, 60)
@@ -15,7 +15,7 @@ BETA_WINDOW = 60
 
 
 def rvol(ctx: FeatureContext, w: int) -> np.ndarray:
-    """Sample std of 1-bar log returns over w bars (shared with labels' vol scaling)."""
+    """Sample std of 1-bar log returns over w bars, as a full series (for vol of vol)."""
     return ctx.memo(f"rvol_{w}", lambda: rstd(ctx.ret, w))
 
 
@@ -23,7 +23,7 @@ def _register_rvol(w: int) -> None:
     @feature(f"rvol_{w}", lookback=w, kind="volatility")
     def realised_vol(ctx: FeatureContext) -> np.ndarray:
         """Realised volatility: std of the last w 1-bar log returns."""
-        return rvol(ctx, w)
+        return ctx.window("std", ctx.ret, w)
 
 
 for _w in VOL_WINDOWS:
@@ -33,14 +33,14 @@ for _w in VOL_WINDOWS:
 @feature("hl_range", lookback=0, kind="volatility")
 def hl_range(ctx: FeatureContext) -> np.ndarray:
     """log(high / low) of the bar."""
-    return np.log(ctx.high) - np.log(ctx.low)
+    return np.log(ctx.now(ctx.high)) - np.log(ctx.now(ctx.low))
 
 
 @feature("parkinson_20", lookback=19, kind="volatility")
 def parkinson_20(ctx: FeatureContext) -> np.ndarray:
     """Parkinson range volatility over 20 bars: sqrt(mean(log(H/L)^2) / (4 ln 2))."""
     hl = np.log(ctx.high) - np.log(ctx.low)
-    return np.sqrt(rmean(hl * hl, 20) / (4.0 * np.log(2.0)))
+    return np.sqrt(ctx.window("mean", hl * hl, 20) / (4.0 * np.log(2.0)))
 
 
 @feature("garman_klass_20", lookback=19, kind="volatility")
@@ -49,7 +49,7 @@ def garman_klass_20(ctx: FeatureContext) -> np.ndarray:
     floored at 0 before the root (the estimator can dip negative on tiny-range bars)."""
     hl = np.log(ctx.high) - np.log(ctx.low)
     co = ctx.log_close - np.log(ctx.open)
-    var = rmean(0.5 * hl * hl - (2.0 * np.log(2.0) - 1.0) * co * co, 20)
+    var = ctx.window("mean", 0.5 * hl * hl - (2.0 * np.log(2.0) - 1.0) * co * co, 20)
     return np.sqrt(np.maximum(var, 0.0))
 
 
@@ -57,20 +57,20 @@ def garman_klass_20(ctx: FeatureContext) -> np.ndarray:
 def downside_vol_20(ctx: FeatureContext) -> np.ndarray:
     """Downside semi-deviation: sqrt(mean(min(r, 0)^2)) over 20 bars."""
     neg = np.minimum(ctx.ret, 0.0)
-    return np.sqrt(rmean(neg * neg, 20))
+    return np.sqrt(ctx.window("mean", neg * neg, 20))
 
 
 @feature("vol_of_vol_60", lookback=79, kind="volatility")
 def vol_of_vol_60(ctx: FeatureContext) -> np.ndarray:
     """Coefficient of variation of the 20-bar realised vol over the last 60 bars."""
     v = rvol(ctx, 20)
-    return safe_div(rstd(v, 60), rmean(v, 60))
+    return safe_div(ctx.window("std", v, 60), ctx.window("mean", v, 60))
 
 
 @feature("vol_ratio_5_60", lookback=60, kind="volatility")
 def vol_ratio_5_60(ctx: FeatureContext) -> np.ndarray:
     """Short over long realised vol (> 1: volatility expanding)."""
-    return safe_div(rvol(ctx, 5), rvol(ctx, 60))
+    return safe_div(ctx.window("std", ctx.ret, 5), ctx.window("std", ctx.ret, 60))
 
 
 # --- factor exposure vs the benchmark ----------------------------------------------------------
@@ -84,10 +84,10 @@ def _beta_moments(ctx: FeatureContext) -> dict[str, np.ndarray]:
         x = np.where(both, ctx.ret, np.nan)
         y = np.where(both, ctx.bench_ret[:, None], np.nan)
         w = BETA_WINDOW
-        mx, my = rmean(x, w), rmean(y, w)
-        cov = rmean(x * y, w) - mx * my
-        var_x = np.maximum(rmean(x * x, w) - mx * mx, 0.0)
-        var_y = np.maximum(rmean(y * y, w) - my * my, 0.0)
+        mx, my = ctx.window("mean", x, w), ctx.window("mean", y, w)
+        cov = ctx.window("mean", x * y, w) - mx * my
+        var_x = np.maximum(ctx.window("mean", x * x, w) - mx * mx, 0.0)
+        var_y = np.maximum(ctx.window("mean", y * y, w) - my * my, 0.0)
         return {"cov": cov, "var_x": var_x, "var_y": var_y}
 
     return ctx.memo("beta_moments", make)
@@ -119,8 +119,8 @@ def _register_resid(k: int) -> None:
     @feature(f"resid_ret_{k}", lookback=BETA_WINDOW, kind="factor", depends=("beta_60",))
     def resid_ret(ctx: FeatureContext) -> np.ndarray:
         """k-bar log return minus beta_60 times the benchmark's k-bar log return."""
-        stock = ctx.log_close - shift(ctx.log_close, k)
-        bench = ctx.bench_log - shift(ctx.bench_log, k)
+        stock = ctx.now(ctx.log_close) - ctx.lagged(ctx.log_close, k)
+        bench = ctx.now(ctx.bench_log) - ctx.lagged(ctx.bench_log, k)
         return stock - ctx.feature("beta_60") * bench[:, None]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .context import FeatureContext
-from .ops import rmean, rsum, safe_div, safe_log, shift
+from .ops import safe_div, safe_log
 from .registry import feature
 
 AMIHUD_SCALE = 1e9  # |return| per billion of dollar volume: keeps values O(1) for float32 storage
@@ -14,7 +14,7 @@ AMIHUD_SCALE = 1e9  # |return| per billion of dollar volume: keeps values O(1) f
 
 def adv(ctx: FeatureContext, w: int) -> np.ndarray:
     """Average dollar volume over the last w bars."""
-    return ctx.memo(f"adv_{w}", lambda: rmean(ctx.dollar_volume, w))
+    return ctx.memo(f"adv_{w}", lambda: ctx.window("mean", ctx.dollar_volume, w))
 
 
 @feature("dollar_volume_log", lookback=0, kind="volume")
@@ -38,13 +38,13 @@ for _w in (20, 60):
 def turnover_ratio_5_60(ctx: FeatureContext) -> np.ndarray:
     """Turnover proxy: log of 5-bar over 60-bar mean share volume. Without shares outstanding (no
     vendor data shipped) turnover is measured against the name's own normal trading."""
-    return safe_log(safe_div(rmean(ctx.volume, 5), rmean(ctx.volume, 60)))
+    return safe_log(safe_div(ctx.window("mean", ctx.volume, 5), ctx.window("mean", ctx.volume, 60)))
 
 
 @feature("volume_surprise_20", lookback=20, kind="volume")
 def volume_surprise_20(ctx: FeatureContext) -> np.ndarray:
     """log(volume_t / mean volume of the PREVIOUS 20 bars)."""
-    return safe_log(safe_div(ctx.volume, shift(rmean(ctx.volume, 20), 1)))
+    return safe_log(safe_div(ctx.now(ctx.volume), ctx.window("mean", ctx.volume, 20, lag=1)))
 
 
 @feature("amihud_20", lookback=20, kind="volume")
@@ -52,7 +52,7 @@ def amihud_20(ctx: FeatureContext) -> np.ndarray:
     """Amihud illiquidity: mean of |r| / dollar volume (x 1e9) over 20 bars, needing >= 10 bars with
     volume (zero-volume bars have no defined price impact and are skipped)."""
     impact = safe_div(np.abs(ctx.ret), ctx.dollar_volume) * AMIHUD_SCALE
-    return rmean(impact, 20, min_count=10)
+    return ctx.window("mean", impact, 20, min_count=10)
 
 
 @feature("up_volume_share_20", lookback=20, kind="volume")
@@ -61,4 +61,4 @@ def up_volume_share_20(ctx: FeatureContext) -> np.ndarray:
     r = ctx.ret
     vol = np.where(np.isfinite(r), ctx.volume, np.nan)
     up = np.where(r > 0, vol, np.where(np.isfinite(r), 0.0, np.nan))
-    return safe_div(rsum(up, 20), rsum(vol, 20))
+    return safe_div(ctx.window("sum", up, 20), ctx.window("sum", vol, 20))
