@@ -140,17 +140,18 @@ def test_lgbm_refuses_a_downside_classifier_without_both_classes():
         LGBMModel(SMALL, feature_names=NAMES).fit(X, y, None)
 
 
-def test_predict_cross_section_matches_panel_preparation():
+@pytest.mark.parametrize("transform", ["cs_zscore", "cs_rank"])
+def test_predict_cross_section_matches_panel_preparation(transform):
     rng = np.random.default_rng(3)
     F, T, N = 4, 50, 40
     raw = rng.normal(size=(F, T, N)) * np.arange(1, 5)[:, None, None] + 3.0
     member = rng.random((T, N)) > 0.1
-    prepared = transform_features(raw, member, "cs_zscore")
+    prepared = transform_features(raw, member, transform)
     t = 17
     rows = np.flatnonzero(member[t])
     X = prepared[:, t, rows].T
     y = rng.normal(size=rows.size)
-    ridge = RidgeModel(feature_names=NAMES).fit(X, y)
+    ridge = RidgeModel(RidgeConfig(feature_transform=transform), feature_names=NAMES).fit(X, y)
     live = ridge.predict_cross_section(raw[:, t, :].T, member[t])
     assert np.isnan(live[~member[t]]).all()
     np.testing.assert_array_equal(live[rows], ridge.predict(X))

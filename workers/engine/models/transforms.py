@@ -17,8 +17,10 @@ MIN_CROSS_SECTION = 2  # fewer valid names than this at a bar -> NaN (a z-score 
 
 
 def _masked(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    out = np.where(valid & np.isfinite(values), values, np.nan)
-    return out
+    # float64 always (float32 feature panels would otherwise be normalised in float32), and
+    # C-contiguous so per-row sums take the same pairwise path whether we get a panel or one bar.
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    return np.where(valid & np.isfinite(values), values, np.nan)
 
 
 def cs_zscore(values: np.ndarray, valid: np.ndarray, *, clip: float | None = 5.0) -> np.ndarray:
@@ -70,6 +72,11 @@ def transform_features(values: np.ndarray, member: np.ndarray, kind: str, *, cli
         raise ModelError(f"unknown feature transform {kind!r}; expected one of {FEATURE_TRANSFORMS}")
     if values.shape[1:] != member.shape:
         raise ModelError(f"features {values.shape} do not match member mask {member.shape}")
+    if values.ndim == 2:  # one bar (live): all features in one vectorised pass
+        valid = np.broadcast_to(member, values.shape)
+        if kind == "raw":
+            return _masked(values, valid)
+        return cs_zscore(values, valid, clip=clip) if kind == "cs_zscore" else cs_rank(values, valid)
     out = np.empty(values.shape, dtype=np.float64)
     for f in range(values.shape[0]):
         if kind == "raw":
