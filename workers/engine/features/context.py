@@ -120,7 +120,10 @@ class FeatureContext:
         raw = self._memo.get(f"feature:{name}")
         if raw is not None:
             return raw
-        out = np.array(spec.fn(self), dtype=np.float64, copy=True)
+        raw = np.asarray(spec.fn(self))
+        # Own the result: copy memoised intermediates and read-only broadcasts, not fresh arrays.
+        fresh = raw.flags.writeable and raw.flags.owndata and not any(raw is v for v in self._memo.values())
+        out = raw.astype(np.float64, copy=not fresh)
         R = len(self.close)
         if out.shape != self.shape and not (
             self.last_only and out.ndim == 2 and out.shape[1] == self.shape[1]
@@ -129,12 +132,16 @@ class FeatureContext:
         # In live mode a feature built on `window` returns only its last rows: align masks at the end.
         first = R - len(out)
         if spec.kind in _BAR_KINDS:
-            out[~self.has_bar[first:]] = np.nan
+            out += self.nan_unless(self.has_bar, "bar")[first:]  # NaN where undefined, + 0.0 elsewhere
         elif spec.kind == "cross_sectional":
-            out[~self.universe[first:]] = np.nan
-        out[~np.isfinite(out)] = np.nan
+            out += self.nan_unless(self.universe, "universe")[first:]
+        np.copyto(out, np.nan, where=np.isinf(out))
         out[: max(0, spec.lookback - first)] = np.nan
         return out
+
+    def nan_unless(self, mask: np.ndarray, key: str) -> np.ndarray:
+        """0.0 where mask, NaN elsewhere: adding it masks a feature in one cheap pass."""
+        return self.memo(f"nan_unless:{key}", lambda: np.where(mask, 0.0, np.nan))
 
     def evaluate_last(self, name: str) -> np.ndarray:
         """(N,) the feature at the context's last row, with the same definedness rules."""

@@ -13,20 +13,10 @@ from .context import FeatureContext
 from .ops import sector_demean, xs_rank, xs_zscore
 from .registry import FEATURES, feature
 
-RANKED = (
-    "ret_1",
-    "ret_5",
-    "ret_20",
-    "ret_60",
-    "mom_60_5",
-    "rvol_20",
-    "adv_20_log",
-    "volume_surprise_20",
-    "dist_ma_50",
-    "rsi_14",
-    "amihud_20",
-)
-ZSCORED = ("ret_5", "ret_20", "rvol_20", "beta_60")
+# Ranks (robust to outliers, ~10x the cost of a z-score) for returns and the skewed size/liquidity
+# measures; z-scores for already well-scaled oscillators and log ratios.
+RANKED = ("ret_1", "ret_5", "ret_20", "ret_60", "mom_60_5", "rvol_20", "adv_20_log", "amihud_20")
+ZSCORED = ("ret_5", "ret_20", "rvol_20", "beta_60", "volume_surprise_20", "dist_ma_50", "rsi_14")
 SECTOR_RELATIVE = ("ret_5", "ret_20", "rvol_20", "dist_ma_50")
 
 
