@@ -184,3 +184,13 @@ def test_configs_reject_bad_values_and_round_trip():
     assert WalkForwardConfig(test_start=10, label_horizon=6, embargo=0).gap == 6
     with pytest.raises(ModelError, match="at least one feature"):
         RidgeModel(feature_names=[])
+
+
+def test_float32_feature_panels_are_normalised_in_float64():
+    """The feature library stores float32; the live path computes float64. Both must agree."""
+    rng = np.random.default_rng(5)
+    v32 = (rng.normal(size=(2, 20, 30)) * 1e3 + 1e4).astype(np.float32)
+    member = np.ones((20, 30), dtype=bool)
+    a = transform_features(v32, member, "cs_zscore")
+    assert a.dtype == np.float64
+    np.testing.assert_array_equal(a, transform_features(v32.astype(np.float64), member, "cs_zscore"))
