@@ -35,6 +35,7 @@ FEASIBILITY_TOL = 1e-4  # accepted violation of linear constraints after repair 
 VOL_TOL = 1e-3  # relative tolerance on the vol band
 VOL_SEARCH_EDGE = 0.03  # stop the search once vol is within 3% inside the violated edge
 MIN_GAMMA_FRACTION = 1e-4
+VOL_STALL = 0.01  # a lower-band step that raises vol by less than 1% ends the search
 
 
 class SolveFailed(RuntimeError):
@@ -98,7 +99,7 @@ class OptimizerAllocator:
 
     def _optimise(self, ctx: AllocationContext, bounds: Bounds) -> tuple[np.ndarray, str, dict]:
         cfg = self.config
-        n = bounds.w0.shape[0]
+        t_risk = time.perf_counter()
         model = estimate_factor_model(
             ctx.returns_window,
             n_factors=cfg.n_factors,
@@ -106,6 +107,7 @@ class OptimizerAllocator:
             default_idio_vol=cfg.default_idio_vol,
             periods_per_year=ctx.periods_per_year,
         )
+        risk_ms = (time.perf_counter() - t_risk) * 1000.0
         problem = self.problem_for(bounds)
         per_bar = math.sqrt(ctx.periods_per_year)
         risk_budget = cfg.vol_max / per_bar if cfg.vol_max is not None else None
@@ -114,7 +116,7 @@ class OptimizerAllocator:
             w0=bounds.w0,
             lb=bounds.lb,
             ub=bounds.ub,
-            cost=np.full(n, cfg.cost_bps * 1e-4),
+            cost=np.full(bounds.w0.shape[0], cfg.cost_bps * 1e-4),
             loadings=model.exposures,
             idio_var=model.idio_var,
             gamma=cfg.risk_aversion,
@@ -135,6 +137,7 @@ class OptimizerAllocator:
                 "exposure": float(weights.sum()),
                 "n_holdings": int((weights > 0).sum()),
                 "risk_shrinkage": model.shrinkage,
+                "risk_ms": risk_ms,
                 "n_risk_estimated": int(model.estimated.sum()),
                 "solver": cfg.solver,
                 "vol_constraint": problem.vol_constraint,
@@ -151,9 +154,20 @@ class OptimizerAllocator:
         return status, self.repair(w, bounds, ctx.exposure_cap), ms
 
     def repair(self, w: np.ndarray, bounds: Bounds, exposure_cap: float) -> np.ndarray:
-        """Remove solver-tolerance noise: clip into [lb, ub], zero dust, meet the exposure cap."""
+        """Remove solver-tolerance noise (first-order solvers stop at eps ~1e-5 per row, which can
+        add up over N names): clip into [lb, ub], zero dust, shrink the discretionary trade if the
+        turnover cap is exceeded, meet the exposure cap."""
         w = np.clip(w, bounds.lb, bounds.ub)
         w = np.where((w < self.config.dust) & (bounds.lb == 0), 0.0, w)
+        cap = bounds.turnover_cap
+        if cap is not None and np.abs(w - bounds.w0).sum() > cap:
+            # anchor: current weights moved only by forced trades (inside [lb, ub]); w' stays a
+            # convex combination of two points inside the bounds.
+            anchor = np.clip(bounds.w0, bounds.lb, bounds.ub)
+            room = cap - np.abs(anchor - bounds.w0).sum()
+            move = np.abs(w - anchor).sum()
+            if move > 0:
+                w = anchor + (w - anchor) * float(np.clip(room / move, 0.0, 1.0))
         total = w.sum()
         if total > exposure_cap:
             w = w * (exposure_cap / total)
@@ -241,6 +255,8 @@ class _VolSearch:
             tried.append((g, status, w, vol))
             side = self.side(vol)
             if side == s0:
+                if s0 < 0 and vol < vol_bad * (1 + VOL_STALL):
+                    break  # taking more risk does not raise vol: caps or turnover bind, stop paying solves
                 g_bad = g
                 continue
             g_far = g

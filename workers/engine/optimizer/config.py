@@ -12,8 +12,8 @@ CONIC_SOLVERS = ("CLARABEL", "SCS", "ECOS")
 VOL_MODES = ("auto", "constraint", "search")
 
 DEFAULT_OSQP_OPTIONS = {
-    "eps_abs": 1e-5,
-    "eps_rel": 1e-5,
+    "eps_abs": 1e-4,
+    "eps_rel": 1e-4,
     "polishing": False,
     "adaptive_rho": True,
     "max_iter": 20_000,

@@ -1,28 +1,30 @@
 """The convex program, built once per (universe, sector map, k) and re-solved every bar.
 
-It is written in trade space: the variables are buys b and sells s (w = w0 + b - s is never a
-variable), so the turnover sum(b + s) is exact rather than accumulating the solver's tolerance on
-N equality rows, and every parameter enters affinely (DPP):
+    maximise   alpha'w - ||y||^2 - sum(d2 * w^2) - cost'z - penalty * sum(e)
+    subject to lb <= w <= ub                           (per-name pins, see bounds.py)
+               z >= w - w0, z >= w0 - w                (z = |w - w0|, the trade size)
+               y = Xg'w                                (factor exposures, Xg = sqrt(gamma) X)
+               sum(w) <= exposure_cap
+               e >= S w - soft_cap, e >= 0             (soft sector caps)
+               S w <= hard_cap                         (hard sector caps; 1 when off)
+               sum(z) <= turnover_cap                  (2 when off: never binds)
+               || [y; sqrt(d2) * w] || <= sqrt(gamma) * vol_max / sqrt(ppy)  (SOC, conic solvers only)
 
-    maximise   alpha'(b - s) - ||y||^2 - ||d * (b - s) + d * w0||^2 - cost'(b + s) - penalty * sum(e)
-    subject to b, s >= 0
-               lb - w0 <= b - s <= ub - w0              (per-name pins, see bounds.py)
-               y = Xg'(b - s) + Xg'w0                  (factor exposures, Xg = sqrt(gamma) X)
-               sum(b - s) <= exposure_cap - sum(w0)
-               e >= S(b - s) + S w0 - soft_cap, e >= 0  (soft sector caps)
-               S(b - s) + S w0 <= hard_cap             (hard sector caps; 1 when off)
-               sum(b + s) <= turnover_cap              (2 when off: never binds)
-               || [y; d * w] || <= sqrt(gamma) * vol_max / sqrt(ppy)   (SOC, conic solvers only)
-
-Risk aversion gamma is folded into the loadings and the idiosyncratic vols (d = sqrt(gamma *
-idio_var)), and products of two per-bar inputs (Xg'w0, d * w0, S w0) are computed in numpy and
-passed as their own Parameters, so cvxpy canonicalises once and each bar only maps new parameter
-values into the solver's matrices. Names outside the universe are switched off by their bounds,
-never by changing the problem's shape.
+with d2 = gamma * idio_var. Why this form (measured on the real n = 500 problem):
+- the risk is factor form, ||X'w||^2 + sum(idio * w^2): O(N k) non-zeros, never a dense N x N;
+- the idiosyncratic term is written directly on w (sum(d2 * w^2)), which gives the solver a
+  diagonal quadratic on w instead of an auxiliary variable per name: 2-3x fewer OSQP iterations
+  than sum_squares(d * w), and faster with Clarabel too;
+- one variable per name (w) plus its trade size z: splitting trades into buy and sell variables
+  doubled the dense loading rows and OSQP iterations;
+- gamma is folded into Xg and d2 so every parameter enters affinely (DPP): cvxpy canonicalises
+  once and each bar only maps parameter values into the solver's matrices;
+- sector membership is a sparse constant (fixed for a universe): a dense (g, N) Parameter would
+  put g * N explicit zeros into the KKT matrix.
+Names outside the universe are switched off by their bounds (ub = 0), never by changing shapes.
 
 The objective is multiplied by `objective_scale` (a positive constant: same optimum) because
-per-bar returns and variances are ~1e-3 and ~1e-4, which leaves first-order solvers (OSQP)
-badly scaled.
+per-bar returns and variances are ~1e-3 and ~1e-4, which leaves the solvers badly scaled.
 """
 
 from __future__ import annotations
@@ -49,56 +51,55 @@ class PortfolioProblem:
     ) -> None:
         n, g = len(sector_rows), n_sector_rows
         self.n, self.k, self.g = n, k, g
-        self.sector_rows = np.asarray(sector_rows).copy()
         self.vol_constraint = vol_constraint
         self.objective_scale = objective_scale
+        self.sector_rows = np.asarray(sector_rows).copy()
+        self.sector = sp.csr_array((np.ones(n), (self.sector_rows, np.arange(n))), shape=(g, n))
+
         self.alpha = cp.Parameter(n, name="alpha")
+        self.w0 = cp.Parameter(n, nonneg=True, name="w0")
+        self.lb = cp.Parameter(n, nonneg=True, name="lb")
+        self.ub = cp.Parameter(n, nonneg=True, name="ub")
         self.cost = cp.Parameter(n, nonneg=True, name="cost")
-        self.trade_lo = cp.Parameter(n, name="trade_lo")  # lb - w0
-        self.trade_hi = cp.Parameter(n, name="trade_hi")  # ub - w0
         self.loadings_t = cp.Parameter((k, n), name="loadings_t")
-        self.y0 = cp.Parameter(k, name="y0")  # Xg'w0
-        self.idio_sd = cp.Parameter(n, nonneg=True, name="idio_sd")
-        self.idio0 = cp.Parameter(n, nonneg=True, name="idio0")  # d * w0
-        self.sector0 = cp.Parameter(g, nonneg=True, name="sector0")  # S w0
+        self.idio_var = cp.Parameter(n, nonneg=True, name="idio_var")  # gamma * idio variance
         self.soft_cap = cp.Parameter(g, nonneg=True, name="soft_cap")
         self.penalty = cp.Parameter(nonneg=True, name="sector_penalty")
         self.hard_cap = cp.Parameter(g, nonneg=True, name="hard_cap")
-        self.exposure_room = cp.Parameter(name="exposure_room")  # exposure_cap - sum(w0)
+        self.exposure = cp.Parameter(nonneg=True, name="exposure_cap")
         self.turnover = cp.Parameter(nonneg=True, name="turnover_cap")
 
-        self.buy = cp.Variable(n, nonneg=True, name="buy")
-        self.sell = cp.Variable(n, nonneg=True, name="sell")
+        self.w = cp.Variable(n, name="w")
+        self.trade = cp.Variable(n, name="trade_size")
         self.y = cp.Variable(k, name="y")
         self.excess = cp.Variable(g, nonneg=True, name="sector_excess")
 
-        # Sector membership is fixed for a universe, so the one-hot matrix is a sparse constant
-        # (a dense (g, n) Parameter would put g * n explicit zeros into the KKT matrix).
-        self.sector = sp.csr_array((np.ones(n), (self.sector_rows, np.arange(n))), shape=(g, n))
-        trade = self.buy - self.sell
-        idio = cp.multiply(self.idio_sd, trade) + self.idio0
-        sector_w = self.sector @ trade + self.sector0
+        sector_w = self.sector @ self.w
         objective = cp.Maximize(
-            self.alpha @ trade
+            self.alpha @ self.w
             - cp.sum_squares(self.y)
-            - cp.sum_squares(idio)
-            - self.cost @ (self.buy + self.sell)
+            - cp.sum(cp.multiply(self.idio_var, cp.square(self.w)))
+            - self.cost @ self.trade
             - self.penalty * cp.sum(self.excess)
         )
         constraints = [
-            trade >= self.trade_lo,
-            trade <= self.trade_hi,
-            self.y == self.loadings_t @ trade + self.y0,
-            cp.sum(trade) <= self.exposure_room,
+            self.w >= self.lb,
+            self.w <= self.ub,
+            self.trade >= self.w - self.w0,
+            self.trade >= self.w0 - self.w,
+            self.y == self.loadings_t @ self.w,
+            cp.sum(self.w) <= self.exposure,
             self.excess >= sector_w - self.soft_cap,
             sector_w <= self.hard_cap,
-            cp.sum(self.buy) + cp.sum(self.sell) <= self.turnover,
+            cp.sum(self.trade) <= self.turnover,
         ]
         if vol_constraint:
+            self.idio_sd = cp.Parameter(n, nonneg=True, name="idio_sd")
             self.risk_budget = cp.Parameter(nonneg=True, name="risk_budget")
-            constraints.append(cp.SOC(self.risk_budget, cp.hstack([self.y, idio])))
+            constraints.append(
+                cp.SOC(self.risk_budget, cp.hstack([self.y, cp.multiply(self.idio_sd, self.w)]))
+            )
         self.problem = cp.Problem(objective, constraints)
-        self._w0 = np.zeros(n)
 
     def is_dpp(self) -> bool:
         return self.problem.is_dpp()
@@ -124,31 +125,30 @@ class PortfolioProblem:
         """Load one bar's inputs. `loadings` (N, k) and `idio_var` (N,) are the unscaled per-bar
         factor model; gamma scales them here. `risk_budget` is the per-bar vol cap (unscaled)."""
         c = self.objective_scale
-        self._w0 = np.asarray(w0, dtype=np.float64)
         self.alpha.value = c * alpha
+        self.w0.value = w0
+        self.lb.value = lb
+        self.ub.value = ub
         self.cost.value = c * cost
-        self.trade_lo.value = lb - w0
-        self.trade_hi.value = ub - w0
-        self.sector0.value = self.sector @ w0
         self.set_gamma(gamma, loadings=loadings, idio_var=idio_var, risk_budget=risk_budget)
         # Soft cap off: penalty 0. Hard cap off: 1 never binds (sum w <= exposure <= 1).
         self.soft_cap.value = np.full(self.g, soft_cap if soft_cap is not None else 1.0)
         self.penalty.value = c * penalty if soft_cap is not None else 0.0
         self.hard_cap.value = np.full(self.g, hard_cap if hard_cap is not None else 1.0)
-        self.exposure_room.value = exposure - float(np.sum(w0))
+        self.exposure.value = exposure
         self.turnover.value = turnover if turnover is not None else 2.0  # sum |w - w0| <= 2 always
 
     def set_gamma(
         self, gamma: float, *, loadings: np.ndarray, idio_var: np.ndarray, risk_budget: float | None
     ) -> None:
-        root = np.sqrt(gamma * self.objective_scale)
+        scale = gamma * self.objective_scale
+        root = np.sqrt(scale)
         self.loadings_t.value = root * loadings.T
-        self.y0.value = self.loadings_t.value @ self._w0
-        self.idio_sd.value = root * np.sqrt(idio_var)
-        self.idio0.value = self.idio_sd.value * self._w0
+        self.idio_var.value = scale * idio_var
         if self.vol_constraint:
             if risk_budget is None:
                 raise ValueError("the problem was built with a vol constraint: risk_budget is required")
+            self.idio_sd.value = root * np.sqrt(idio_var)
             self.risk_budget.value = root * risk_budget
 
     def solve(
@@ -162,11 +162,5 @@ class PortfolioProblem:
             warnings.simplefilter("ignore", UserWarning)
             self.problem.solve(solver=solver, warm_start=warm_start, **options)
         ms = (time.perf_counter() - start) * 1000.0
-        b, s = self.buy.value, self.sell.value
-        if b is None or s is None:
-            return self.problem.status, None, ms
-        return (
-            self.problem.status,
-            self._w0 + np.asarray(b, dtype=np.float64) - np.asarray(s, dtype=np.float64),
-            ms,
-        )
+        w = self.w.value
+        return self.problem.status, (None if w is None else np.asarray(w, dtype=np.float64)), ms

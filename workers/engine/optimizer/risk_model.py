@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
+import scipy.sparse.linalg
 
 
 @dataclass(frozen=True)
@@ -44,21 +44,45 @@ class FactorRiskModel:
         return self.exposures @ self.exposures.T + np.diag(self.idio_var)
 
 
-def ledoit_wolf_diagonal(x: np.ndarray) -> tuple[np.ndarray, float]:
-    """Sample covariance of demeaned `x` (L, n) shrunk towards its diagonal, with the
-    Ledoit-Wolf (2004) optimal intensity. Returns (shrunk covariance, intensity)."""
+def ledoit_wolf_intensity(x: np.ndarray) -> float:
+    """Ledoit-Wolf (2004) optimal intensity for shrinking the sample covariance S = x'x / L of
+    demeaned `x` (L, n) towards its own diagonal. Computed from the L x L Gram matrix and row
+    sums, O(L^2 n), without forming the n x n matrices."""
     L = x.shape[0]
-    s = x.T @ x / L
-    off = ~np.eye(s.shape[0], dtype=bool)
-    # pi_ij: asymptotic variance of s_ij; only the off-diagonal part is shrunk.
     x2 = x * x
-    pi = x2.T @ x2 / L - s * s
-    num = pi[off].sum()
-    den = L * np.square(s[off]).sum()
-    delta = float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 1.0
-    shrunk = (1.0 - delta) * s
-    shrunk[np.diag_indices_from(shrunk)] = np.diag(s)
-    return shrunk, delta
+    gram = x @ x.T  # (L, L)
+    s_fro2 = float(np.sum(gram * gram)) / L**2  # ||S||_F^2
+    s_diag = x2.sum(axis=0) / L
+    s_off2 = s_fro2 - float(np.sum(s_diag**2))
+    # sum_ij pi_ij with pi = (x2' x2) / L - S * S; minus the diagonal part.
+    row = x2.sum(axis=1)
+    pi_all = float(row @ row) / L - s_fro2
+    pi_diag = float(np.sum(x2 * x2)) / L - float(np.sum(s_diag**2))
+    num = pi_all - pi_diag
+    den = L * s_off2
+    return float(np.clip(num / den, 0.0, 1.0)) if den > 0 else 1.0
+
+
+def top_eigen(x: np.ndarray, delta: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k eigenpairs of the shrunk covariance (1 - delta) x'x / L + delta diag(x'x / L) by
+    Lanczos on matrix-vector products (O(L n) each), never forming the n x n matrix. The start
+    vector is fixed so the result is deterministic."""
+    L, n = x.shape
+    diag = np.sum(x * x, axis=0) / L
+    if k >= n - 1:
+        cov = (1 - delta) * (x.T @ x) / L
+        cov[np.diag_indices_from(cov)] = diag
+        vals, vecs = np.linalg.eigh(cov)
+        return vals[::-1][:k], vecs[:, ::-1][:, :k]
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        v = v.ravel()
+        return (1 - delta) * (x.T @ (x @ v)) / L + delta * diag * v
+
+    op = scipy.sparse.linalg.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
+    vals, vecs = scipy.sparse.linalg.eigsh(op, k=k, which="LA", v0=np.full(n, 1.0 / np.sqrt(n)), tol=1e-8)
+    order = np.argsort(-vals)
+    return vals[order], vecs[:, order]
 
 
 def estimate_factor_model(
@@ -89,17 +113,17 @@ def estimate_factor_model(
     x = r[:, est]
     mean = np.nanmean(x, axis=0)
     x = np.where(np.isfinite(x), x - mean, 0.0)
-    cov, delta = ledoit_wolf_diagonal(x)
+    delta = ledoit_wolf_intensity(x)
     k = min(n_factors, n_est)
-    vals, vecs = scipy.linalg.eigh(cov, subset_by_index=[n_est - k, n_est - 1])
+    vals, vecs = top_eigen(x, delta, k)
     vals = np.clip(vals, 0.0, None)
     x_load = vecs * np.sqrt(vals)
     # Idiosyncratic variance: the diagonal left over by the factors, floored at 5% of the total
     # so no name looks (almost) riskless to the optimizer.
-    diag = np.diag(cov)
+    diag = np.sum(x * x, axis=0) / L
     resid = diag - np.sum(x_load * x_load, axis=1)
     idio_est = np.maximum(resid, 0.05 * diag)
     idio_est = np.maximum(idio_est, 1e-12)
-    exposures[np.flatnonzero(est)[:, None], np.arange(k)[None, :]] = x_load[:, ::-1]
+    exposures[np.flatnonzero(est)[:, None], np.arange(k)[None, :]] = x_load
     idio[est] = idio_est
     return FactorRiskModel(exposures=exposures, idio_var=idio, estimated=est, shrinkage=delta)
