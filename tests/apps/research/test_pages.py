@@ -1,0 +1,140 @@
+"""Research pages for each role: who sees what, who may launch and cancel, and that result pages
+carry their charts."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from apps.research.models import BacktestRun, ParameterSearch, TrainingRun
+from apps.research.services.runs import backtest_execute, backtest_submit
+from apps.research.services.search import search_submit
+
+pytestmark = pytest.mark.django_db
+ROLES = ("quinn", "bob", "alice", "victor", "rita", "ada")
+
+
+def _client(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+@pytest.fixture
+def finished(strategy, people, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        a = backtest_submit(strategy=strategy, actor=people["quinn"])
+        b = backtest_submit(strategy=strategy, actor=people["quinn"])
+    backtest_execute(run_id=a.pk)
+    return a, b
+
+
+def test_pages_render_for_every_role(finished, people, strategy):
+    a, b = finished
+    for name in ROLES:
+        c = _client(people[name])
+        assert c.get(reverse("research:index")).status_code == 200, name
+        page = c.get(reverse("research:backtest_detail", args=[a.pk]))
+        assert page.status_code == 200, name
+        html = page.content.decode()
+        for title in (
+            "Equity vs benchmark",
+            "Drawdown",
+            "Monthly returns (%)",
+            "Weights by sector",
+            "Cost breakdown",
+        ):
+            assert f'aria-label="{title}"' in html, (name, title)
+        queued = c.get(reverse("research:backtest_detail", args=[b.pk])).content.decode()
+        assert 'data-job-status="/research/backtests/%d/status.json"' % b.pk in queued
+        assert c.get(reverse("research:compare") + f"?a={a.pk}&b={b.pk}").status_code == 200
+
+
+def test_status_json_reports_progress(finished, people):
+    _, queued = finished
+    data = _client(people["victor"]).get(reverse("research:job_status", args=["backtests", queued.pk])).json()
+    assert data == {
+        "id": queued.pk,
+        "status": "queued",
+        "progress": 0,
+        "message": "",
+        "error": "",
+        "terminal": False,
+        "cancel_requested": False,
+    }
+
+
+def test_only_editors_launch_and_cancel(strategy, people, django_capture_on_commit_callbacks):
+    url = reverse("research:backtest_create", args=[strategy.pk])
+    for name in ("victor", "alice", "bob", "rita"):
+        assert _client(people[name]).post(url).status_code == 403, name
+    assert not BacktestRun.objects.exists()
+    with django_capture_on_commit_callbacks(execute=False):
+        resp = _client(people["quinn"]).post(url)
+    run = BacktestRun.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == f"/research/backtests/{run.pk}/"
+    cancel = reverse("research:job_cancel", args=["backtests", run.pk])
+    assert _client(people["victor"]).post(cancel).status_code == 403
+    assert _client(people["quinn"]).post(cancel).status_code == 302
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+
+def test_search_page_and_form(strategy, people, django_capture_on_commit_callbacks):
+    c = _client(people["quinn"])
+    with django_capture_on_commit_callbacks(execute=False):
+        resp = c.post(
+            reverse("research:search_create", args=[strategy.pk]),
+            {
+                "method": "random",
+                "objective": "calmar",
+                "param_space": '{"model.fast": [5, 10], "model.slow": [50, 100]}',
+                "n_samples": "3",
+            },
+        )
+    search = ParameterSearch.objects.get()
+    assert resp["Location"] == f"/research/searches/{search.pk}/" and search.n_candidates == 3
+    page = c.get(resp["Location"]).content.decode()
+    assert 'table class="grid sortable" id="results"' in page and page.count("badge queued") == 3
+    bad = c.post(
+        reverse("research:search_create", args=[strategy.pk]),
+        {"method": "grid", "param_space": "{nope"},
+        follow=True,
+    )
+    assert "the param space is not valid JSON" in bad.content.decode()
+
+
+def test_training_page_and_rule_refusal(strategy, people):
+    c = _client(people["quinn"])
+    resp = c.post(reverse("research:training_create", args=[strategy.pk]), follow=True)
+    assert "there is no model to train" in resp.content.decode() and not TrainingRun.objects.exists()
+
+
+def test_strategy_actions_partial_renders(strategy, people, rf):
+    from django.template.loader import render_to_string
+
+    request = rf.get("/strategies/x/")
+    request.user = people["quinn"]
+    html = render_to_string(
+        "research/_strategy_actions.html", {"strategy": strategy, "can_edit": True}, request=request
+    )
+    assert f'action="/research/strategies/{strategy.pk}/backtest/"' in html
+    assert "Start search" in html and "Train model" not in html  # a rule strategy has nothing to train
+
+
+def test_search_results_page_after_ranking(strategy, people, django_capture_on_commit_callbacks):
+    from apps.research.services.search import search_advance
+
+    with django_capture_on_commit_callbacks(execute=False):
+        search = search_submit(
+            strategy=strategy,
+            actor=people["quinn"],
+            method="grid",
+            param_space={"model.fast": [5, 20], "model.slow": [50]},
+        )
+        for r in search.runs.all():
+            backtest_execute(run_id=r.pk)
+        search_advance(search_id=search.pk, generation=0)
+    page = _client(people["victor"]).get(reverse("research:search_detail", args=[search.pk])).content.decode()
+    assert page.count("badge succeeded") >= 3 and "Sharpe (hold-out)" in page
