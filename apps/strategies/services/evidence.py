@@ -18,6 +18,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.db.models import Q
 
 from ..lifecycle import DEFAULT_GATE_THRESHOLDS
 from ..models import ModelVersion, Strategy
@@ -77,8 +78,6 @@ def _runs_of(model, version: ModelVersion):
     strategy backtested from its config); runs of another version are not evidence for this one."""
     qs = model.objects.filter(strategy=version.strategy)
     if any(f.name == "model_version" for f in model._meta.get_fields()):
-        from django.db.models import Q
-
         qs = qs.filter(Q(model_version=version) | Q(model_version__isnull=True))
     return qs
 
