@@ -47,7 +47,7 @@ def test_pages_render_for_every_role(finished, people, strategy):
         ):
             assert f'aria-label="{title}"' in html, (name, title)
         queued = c.get(reverse("research:backtest_detail", args=[b.pk])).content.decode()
-        assert 'data-job-status="/research/backtests/%d/status.json"' % b.pk in queued
+        assert f'data-job-status="/research/backtests/{b.pk}/status.json"' in queued
         assert c.get(reverse("research:compare") + f"?a={a.pk}&b={b.pk}").status_code == 200
 
 
