@@ -125,8 +125,13 @@ def evidence_candidates(*, model_version: ModelVersion, kind: str = "backtest") 
 
 
 def gate_thresholds(strategy: Strategy) -> dict[str, float]:
-    """Desk defaults, then settings.STRATEGY_GATES, then the strategy's own `gates` overrides."""
+    """Desk defaults, then settings.STRATEGY_GATES (the risk officers' desk-wide bar), then the
+    strategy's own `gates` section — which may only TIGHTEN the desk bar: a quant must not be able
+    to lower the gates their own model is judged by."""
     out = {**DEFAULT_GATE_THRESHOLDS, **getattr(settings, "STRATEGY_GATES", {})}
     overrides = (strategy.config or {}).get("gates") or {}
-    out.update({k: v for k, v in overrides.items() if k in out and v is not None})
+    for key, value in overrides.items():
+        if key not in out or value is None:
+            continue
+        out[key] = min(out[key], value) if key.startswith("max_") else max(out[key], value)
     return out

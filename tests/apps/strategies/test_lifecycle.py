@@ -395,3 +395,14 @@ def test_every_decision_and_transition_is_logged(strat, people, settings):
         (2, A.REJECTED, "retired"),
     ]
     assert PromotionRequest.objects.filter(status="approved").count() == 3
+
+
+def test_strategy_gates_may_only_tighten_the_desk_bar(people, universe):
+    """A quant lowering their own gate (min Sharpe 0.1, max drawdown 90%) is ignored: the desk bar holds."""
+    from apps.strategies.services.evidence import gate_thresholds
+
+    strat = make_strategy(people["quinn"], gates={"min_sharpe": 0.1, "max_drawdown": 0.9, "min_trades": 500})
+    t = gate_thresholds(strat)
+    assert t["min_sharpe"] == 1.0
+    assert t["max_drawdown"] == 0.20
+    assert t["min_trades"] == 500
