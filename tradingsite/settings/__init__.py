@@ -3,4 +3,5 @@
 
 from .core import *
 from .data import *
+from .desk import *
 from .workers import *
