@@ -93,7 +93,7 @@ def compute_features_last(panel_tail: Panel, names: Iterable[str] | None = None)
 # that covers its lookback + 1 rows, so intermediates (returns, moving averages, beta moments) are
 # computed once per bucket rather than once per distinct lookback. Extra rows cost little; an extra
 # context costs every shared intermediate again.
-_TAIL_BUCKETS = (22, 61, 80, 121, 250)
+_TAIL_BUCKETS = (22, 61, 250)
 
 
 def _tail_rows(lookback: int) -> int:

@@ -30,14 +30,30 @@ class FeatureContext:
         self.benchmark = panel.benchmark[start:]
         self.sector = panel.sector
         self.periods_per_year = panel.periods_per_year
-        self.has_bar = np.isfinite(self.open) & np.isfinite(self.close)
-        self.universe = self.member & self.has_bar
         self.last_only = last_only
-        if last_only:  # the masks evaluate_last applies, once per context
-            self._no_bar_last = ~self.has_bar[-1] if len(self.has_bar) else None
-            self._outside_last = ~self.universe[-1] if len(self.universe) else None
         self.rows = slice(-1, None) if last_only else slice(None)
         self._memo: dict[str, np.ndarray] = {}
+        if last_only and len(self.close):  # the masks evaluate_last applies, once per context
+            bar_last = np.isfinite(self.open[-1]) & np.isfinite(self.close[-1])
+            self._no_bar_last = ~bar_last
+            self._outside_last = ~(bar_last & self.member[-1])
+
+    @property
+    def has_bar(self) -> np.ndarray:
+        """(rows, N) a tradable bar exists (open and close known)."""
+        return self.memo("has_bar", lambda: np.isfinite(self.open) & np.isfinite(self.close))
+
+    @property
+    def universe(self) -> np.ndarray:
+        """(rows, N) member of the universe with a bar."""
+        return self.memo("universe", lambda: self.member & self.has_bar)
+
+    @property
+    def universe_now(self) -> np.ndarray:
+        """`universe` at the output rows (`now`): only the last row in a live update."""
+        if not self.last_only:
+            return self.universe
+        return self.memo("universe_now", lambda: ~self._outside_last[None, :])
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -107,7 +123,7 @@ class FeatureContext:
         every row normally, only the last one in a live update (the result then has 1 row, so its
         caller must not feed it into a time-series op; the last-row equality tests enforce that)."""
         rows = x if rows_taken else x[self.rows]
-        return op(rows, self.universe[self.rows], *args)
+        return op(rows, self.universe_now, *args)
 
     def feature(self, name: str) -> np.ndarray:
         """Another feature's final value (masked as its kind requires), memoised: for features that

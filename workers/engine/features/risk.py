@@ -60,11 +60,12 @@ def downside_vol_20(ctx: FeatureContext) -> np.ndarray:
     return np.sqrt(ctx.window("mean", neg * neg, 20))
 
 
-@feature("vol_of_vol_60", lookback=79, kind="volatility")
-def vol_of_vol_60(ctx: FeatureContext) -> np.ndarray:
-    """Coefficient of variation of the 20-bar realised vol over the last 60 bars."""
+@feature("vol_of_vol_40", lookback=59, kind="volatility")
+def vol_of_vol_40(ctx: FeatureContext) -> np.ndarray:
+    """Coefficient of variation of the 20-bar realised vol over the last 40 bars (lookback 59: it
+    shares the live update's 61-bar tail with the other 60-bar features)."""
     v = rvol(ctx, 20)
-    return safe_div(ctx.window("std", v, 60), ctx.window("mean", v, 60))
+    return safe_div(ctx.window("std", v, 40), ctx.window("mean", v, 40))
 
 
 @feature("vol_ratio_5_60", lookback=60, kind="volatility")
