@@ -33,7 +33,7 @@ from .risk_model import FactorRiskModel, estimate_factor_model
 ACCEPTED_STATUSES = ("optimal", "optimal_inaccurate")
 FEASIBILITY_TOL = 1e-4  # accepted violation of linear constraints after repair (solver eps 1e-5)
 VOL_TOL = 1e-3  # relative tolerance on the vol band
-VOL_SEARCH_EDGE = 0.03  # stop the search once vol is within 3% inside the violated edge
+VOL_SEARCH_EDGE = 0.02  # the upper search stops once vol is within 2% under the cap
 MIN_GAMMA_FRACTION = 1e-4
 VOL_STALL = 0.01  # a lower-band step that raises vol by less than 1% ends the search
 
@@ -46,6 +46,7 @@ class OptimizerAllocator:
     def __init__(self, config: OptimizerConfig | None = None) -> None:
         self.config = config or OptimizerConfig()
         self._problem: PortfolioProblem | None = None
+        self._gamma_hint: float | None = None  # last bar's vol-search answer: where the next starts
         self.builds = 0  # how many times the problem was (re)built, for tests and benches
 
     def problem_for(self, bounds: Bounds) -> PortfolioProblem:
@@ -128,7 +129,8 @@ class OptimizerAllocator:
             risk_budget=risk_budget,
         )
         search = _VolSearch(self, problem, model, bounds, ctx, risk_budget)
-        weights, status, diag = search.run()
+        weights, status, diag = search.run(self._gamma_hint)
+        self._gamma_hint = diag["gamma"] if diag["gamma"] > cfg.risk_aversion else None
         self._check_feasible(weights, bounds, ctx)
         diag.update(
             {
@@ -188,8 +190,14 @@ class OptimizerAllocator:
 
 
 class _VolSearch:
-    """Solve at the configured risk aversion, then search gamma (in log space) while ex-ante vol is
-    outside the band on a side the problem itself does not enforce (see the module docstring)."""
+    """Solve, then search risk aversion gamma (in log space) while ex-ante vol is outside the band
+    on a side the problem itself does not enforce (see the module docstring).
+
+    Upper bound (search mode): find the smallest gamma >= the configured one whose vol is <= vol_max,
+    stopping once vol is within VOL_SEARCH_EDGE under the cap. The search starts from the previous
+    bar's answer (`hint`), which usually still lands in that window: one warm solve per bar.
+    Lower bound: lower gamma from the configured one until vol >= vol_min; stop when a step
+    no longer raises vol (caps bind) and report it."""
 
     def __init__(
         self,
@@ -204,78 +212,111 @@ class _VolSearch:
         self.risk_budget = risk_budget
         cfg = owner.config
         self.vmin, self.vmax = cfg.vol_min, cfg.vol_max
+        self.base = cfg.risk_aversion
+        self.budget = cfg.vol_search_max_solves
         self.solve_ms: list[float] = []
-
-    def side(self, vol: float) -> int:
-        """+1 above the cap, -1 below the floor, 0 inside the band (with tolerance)."""
-        if self.vmax is not None and vol > self.vmax * (1 + VOL_TOL):
-            return 1
-        if self.vmin is not None and vol < self.vmin * (1 - VOL_TOL):
-            return -1
-        return 0
+        self.cache: dict[float, tuple[str, np.ndarray, float]] = {}
 
     def solve_at(self, gamma: float) -> tuple[str, np.ndarray, float]:
-        self.problem.set_gamma(
-            gamma, loadings=self.model.exposures, idio_var=self.model.idio_var, risk_budget=self.risk_budget
-        )
-        status, w, ms = self.owner.solve_once(self.problem, self.bounds, self.ctx)
-        self.solve_ms.append(ms)
-        return status, w, self.model.vol(w, self.ctx.periods_per_year)
+        if gamma not in self.cache:
+            self.problem.set_gamma(
+                gamma,
+                loadings=self.model.exposures,
+                idio_var=self.model.idio_var,
+                risk_budget=self.risk_budget,
+            )
+            status, w, ms = self.owner.solve_once(self.problem, self.bounds, self.ctx)
+            self.solve_ms.append(ms)
+            self.cache[gamma] = (status, w, self.model.vol(w, self.ctx.periods_per_year))
+        return self.cache[gamma]
 
-    def run(self) -> tuple[np.ndarray, str, dict]:
-        cfg = self.owner.config
-        base = cfg.risk_aversion
-        status, w, vol = self.solve_at(base)
-        s0 = self.side(vol)
-        diag: dict = {"gamma": base}
-        if s0 == 0:
-            diag.update(n_solves=1, solve_ms=self.solve_ms)
-            return w, status, diag
-        g_bad, g_far = base, None
-        tried = [(base, status, w, vol)]
-        best = None  # in-band solution closest to the base gamma
-        g_floor = base * MIN_GAMMA_FRACTION
-        while len(self.solve_ms) < cfg.vol_search_max_solves:
-            vol_bad = next(v for g, _, _, v in tried if g == g_bad)
-            if g_far is None:
-                target = (
-                    self.vmax * (1 - VOL_SEARCH_EDGE / 2) if s0 > 0 else self.vmin * (1 + VOL_SEARCH_EDGE / 2)
-                )
-                step = float(
-                    np.clip(
-                        (vol_bad / target) ** 2 if s0 > 0 else (target / max(vol_bad, 1e-12)) ** 2, 1.5, 1e3
-                    )
-                )
-                g = g_bad * step if s0 > 0 else max(g_bad / step, g_floor)
-                if g == g_bad:
-                    break  # reached the floor on gamma
-            else:
-                g = math.sqrt(g_bad * g_far)
-            status, w, vol = self.solve_at(g)
-            tried.append((g, status, w, vol))
-            side = self.side(vol)
-            if side == s0:
-                if s0 < 0 and vol < vol_bad * (1 + VOL_STALL):
-                    break  # taking more risk does not raise vol: caps or turnover bind, stop paying solves
-                g_bad = g
-                continue
-            g_far = g
-            if side == 0:
-                best = (g, status, w, vol)
-                near = (
-                    vol >= self.vmax * (1 - VOL_SEARCH_EDGE)
-                    if s0 > 0
-                    else vol <= self.vmin * (1 + VOL_SEARCH_EDGE)
-                )
-                if near or (s0 < 0 and self.vmax is None):
-                    break
-        diag["n_solves"] = len(self.solve_ms)
-        diag["solve_ms"] = self.solve_ms
-        if best is None:
-            # Out of band everywhere we looked: keep the solution nearest the band.
-            g, status, w, vol = min(tried, key=lambda t: t[3]) if s0 > 0 else max(tried, key=lambda t: t[3])
-            diag["vol_max_unattained" if s0 > 0 else "vol_below_min"] = vol
-        else:
-            g, status, w, vol = best
-        diag["gamma"] = g
+    def over(self, vol: float) -> bool:
+        return self.vmax is not None and vol > self.vmax * (1 + VOL_TOL)
+
+    def near_cap(self, vol: float) -> bool:
+        return vol >= self.vmax * (1 - VOL_SEARCH_EDGE)
+
+    def run(self, hint: float | None) -> tuple[np.ndarray, str, dict]:
+        diag: dict = {}
+        search_upper = self.vmax is not None and not self.problem.vol_constraint
+        g = self.base
+        if search_upper:
+            g = self.search_upper(max(hint or self.base, self.base), diag)
+        status, w, vol = self.solve_at(g)
+        if self.vmin is not None and vol < self.vmin * (1 - VOL_TOL) and g == self.base:
+            g = self.search_lower(diag)
+        status, w, vol = self.solve_at(g)
+        diag.update(gamma=g, n_solves=len(self.solve_ms), solve_ms=self.solve_ms)
         return w, status, diag
+
+    def search_upper(self, start: float, diag: dict) -> float:
+        """Smallest gamma >= base with vol <= vol_max (to the search tolerance)."""
+        _, _, vol = self.solve_at(start)
+        lo_bad: float | None = None
+        hi_ok: float | None = None
+        if not self.over(vol):
+            if start == self.base or self.near_cap(vol):
+                return start
+            hi_ok = start
+            _, _, vol_base = self.solve_at(self.base)
+            if not self.over(vol_base):
+                return self.base
+            lo_bad = self.base
+        else:
+            lo_bad = start
+            while len(self.solve_ms) < self.budget:
+                _, _, vol_bad = self.solve_at(lo_bad)
+                # vol ~ 1/gamma when bounds do not bind; square the ratio to overshoot, not creep
+                g = lo_bad * float(
+                    np.clip((vol_bad / (self.vmax * (1 - VOL_SEARCH_EDGE / 2))) ** 2, 1.5, 1e3)
+                )
+                _, _, vol = self.solve_at(g)
+                if not self.over(vol):
+                    hi_ok = g
+                    break
+                lo_bad = g
+            if hi_ok is None:
+                diag["vol_max_unattained"] = vol
+                return lo_bad
+            if self.near_cap(vol):
+                return hi_ok
+        while len(self.solve_ms) < self.budget:
+            g = math.sqrt(lo_bad * hi_ok)
+            _, _, vol = self.solve_at(g)
+            if self.over(vol):
+                lo_bad = g
+            else:
+                hi_ok = g
+                if self.near_cap(vol):
+                    break
+        return hi_ok
+
+    def search_lower(self, diag: dict) -> float:
+        """Lower gamma until vol >= vol_min; in search mode never past the vol cap."""
+        g_bad, vol_bad = self.base, self.solve_at(self.base)[2]
+        g_floor = self.base * MIN_GAMMA_FRACTION
+        g_ok = None
+        while len(self.solve_ms) < self.budget:
+            if g_ok is None:
+                step = float(
+                    np.clip((self.vmin * (1 + VOL_SEARCH_EDGE / 2) / max(vol_bad, 1e-12)) ** 2, 1.5, 1e3)
+                )
+                g = max(g_bad / step, g_floor)
+                if g == g_bad:
+                    break
+            else:
+                g = math.sqrt(g_bad * g_ok)
+            _, _, vol = self.solve_at(g)
+            if vol < self.vmin * (1 - VOL_TOL):
+                if g_ok is None and vol < vol_bad * (1 + VOL_STALL):
+                    g_bad = g
+                    break  # taking more risk does not raise vol: caps or turnover bind
+                g_bad, vol_bad = g, vol
+            elif self.over(vol):
+                g_ok = g  # overshot past the cap: bracket and bisect
+            else:
+                return g
+        if g_ok is not None and not self.over(self.solve_at(g_ok)[2]):
+            return g_ok
+        diag["vol_below_min"] = self.solve_at(g_bad)[2]
+        return g_bad if not self.over(self.solve_at(g_bad)[2]) else self.base
