@@ -15,7 +15,7 @@
 3. The same run over the real hourly Nasdaq-100 set (load_hourly_csv(NASDAQ_HOURLY)).
 4. MA(10/30) crossover, all-in, zero costs, next-open fills on the zipline csvdir samples
    (AAPL, IBM, KO, MSFT 2012-2014) by this engine, backtrader and vectorbt: ratios of peer time
-   over ours (best of 3 after a warm-up, so vectorbt's numba compilation is excluded and reported
+   over ours (best of 10 for each tool after a warm-up, so vectorbt's numba compilation is excluded and reported
    separately), and whether all three produce the same trades.
 
 Raw (unadjusted) closes: split days look like -50% bars; irrelevant for speed.
@@ -205,7 +205,7 @@ def main() -> None:
     log("loading the daily S&P 500 set ...")
     daily = load_daily_sp500()
     figures.update(sim_core(daily, args.repeat))
-    figures.update(peer_ratios(args.repeat))
+    figures.update(peer_ratios(max(args.repeat, 10)))
     if not args.skip_optimizer:
         rows = min(args.opt_bars, daily.shape[0])
         full = optimizer_backtest(
