@@ -122,7 +122,7 @@ def test_returns_moving_averages_and_rsi_by_hand():
     assert np.isnan(dist[:9]).all()
     np.testing.assert_allclose(dist[9], close[9] / close[:10].mean() - 1, rtol=1e-12)
     rsi = values(p, "rsi_14")[:, 0]
-    d = np.diff(close[:15])
+    d = np.diff(np.log(close[:15]))
     assert rsi[14] == pytest.approx(100 * d[d > 0].sum() / np.abs(d).sum())
     flat = values(hand_panel(np.full(20, 5.0)), "rsi_14")[:, 0]
     assert flat[14:] == pytest.approx(np.full(6, 50.0))

@@ -77,13 +77,12 @@ def rsi_14(ctx: FeatureContext) -> np.ndarray:
     """RSI over 14 bars with SIMPLE averages of gains and losses (Cutler's RSI), 0..100.
 
     Wilder's exponential smoothing has infinite memory; the simple form keeps the value at t a
-    function of the last 15 closes, so live and batch computations agree exactly. 50 when flat."""
-    d = ctx.close - shift(ctx.close, 1)
-    gain = ctx.window("mean", np.maximum(d, 0.0), 14)
-    loss = ctx.window("mean", np.maximum(-d, 0.0), 14)
-    total = gain + loss
-    rsi = 100.0 * safe_div(gain, total)
-    return np.where(total == 0.0, 50.0, rsi)
+    function of the last 15 closes, so live and batch computations agree exactly. Moves are log
+    returns (the same RSI at any price level): 100 * mean(gains) / mean(|moves|); 50 when flat."""
+    r = ctx.ret
+    gain = ctx.window("mean", np.maximum(r, 0.0), 14)
+    total = ctx.window("mean", np.abs(r), 14)
+    return np.where(total == 0.0, 50.0, 100.0 * safe_div(gain, total))
 
 
 @feature("bb_pos_20", lookback=19, kind="price")

@@ -60,5 +60,5 @@ def up_volume_share_20(ctx: FeatureContext) -> np.ndarray:
     """Share of the last 20 bars' volume traded on up bars (accumulation vs distribution)."""
     r = ctx.ret
     vol = np.where(np.isfinite(r), ctx.volume, np.nan)
-    up = np.where(r > 0, vol, np.where(np.isfinite(r), 0.0, np.nan))
+    up = vol * (r > 0)  # NaN stays NaN
     return safe_div(ctx.window("sum", up, 20), ctx.window("sum", vol, 20))
