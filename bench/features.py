@@ -8,6 +8,7 @@ equals the full computation's last row. Last line: one JSON object of the figure
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,19 +35,21 @@ def main() -> None:
     names = feature_names()
     rows = int(panel.has_bar.sum())
 
-    t0 = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     fs = compute_features(panel, names, dtype=np.float32)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
 
     lookback = required_lookback(names)
     T = len(panel.index)
     tail = panel.slice_rows(T, start=T - (lookback + 1))  # the trailing window the live loop keeps
     compute_features_last(tail, names)  # warm-up
-    timings = []
+    timings, cpu_timings = [], []
     for _ in range(30):
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         last = compute_features_last(tail, names)
         timings.append(time.perf_counter() - t1)
+        cpu_timings.append(time.process_time() - c1)
     incremental_ms = float(np.median(timings) * 1000)
 
     full_last = compute_features(panel, names, dtype=np.float64).values[:, -1, :]
@@ -68,6 +71,10 @@ def main() -> None:
                 "rows": rows,
                 "seconds": round(seconds, 3),
                 "incremental_ms": round(incremental_ms, 3),
+                "cpu_seconds": round(cpu_seconds, 3),
+                "incremental_min_ms": round(min(timings) * 1000, 3),
+                "incremental_cpu_ms": round(float(np.median(cpu_timings) * 1000), 3),
+                "load_avg_1m": round(load_before, 2),
                 "names": panel.shape[1],
                 "incremental_max_abs_diff": max_abs_diff,
                 "incremental_nan_pattern_equal": same_nan,

@@ -64,7 +64,10 @@ def compute_features(panel: Panel, names: Iterable[str] | None = None, *, dtype=
     ctx = FeatureContext(panel)
     shared = {dep for spec in specs for dep in spec.depends}  # memoised: computed once, read twice
     for i, spec in enumerate(specs):
-        values[i] = ctx.feature(spec.name) if spec.name in shared else ctx.evaluate(spec.name)
+        if spec.name in shared:
+            values[i] = ctx.feature(spec.name)
+        else:
+            ctx.evaluate(spec.name, out=values[i])
     return FeatureSet(names=[s.name for s in specs], values=values, index=panel.index, symbols=panel.symbols)
 
 

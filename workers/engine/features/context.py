@@ -130,28 +130,43 @@ class FeatureContext:
         build on features (ranks, sector-relative values). Its lookback must be <= the caller's."""
         return self.memo(f"feature:{name}", lambda: self.evaluate(name))
 
-    def evaluate(self, name: str) -> np.ndarray:
-        """Run a registered feature and apply its definedness rules (see registry)."""
+    def evaluate(self, name: str, out: np.ndarray | None = None) -> np.ndarray:
+        """Run a registered feature and apply its definedness rules (see registry). With `out` (a
+        float array of the context's shape, e.g. a float32 slice of the result), the masked value is
+        written there in the same pass that casts it."""
         spec = FEATURES[name]
-        raw = self._memo.get(f"feature:{name}")
-        if raw is not None:
-            return raw
-        raw = np.asarray(spec.fn(self))
-        # Own the result: copy memoised intermediates and read-only broadcasts, not fresh arrays.
-        fresh = raw.flags.writeable and raw.flags.owndata and not any(raw is v for v in self._memo.values())
-        out = raw.astype(np.float64, copy=not fresh)
+        memo = self._memo.get(f"feature:{name}")
+        if memo is not None:
+            if out is None:
+                return memo
+            np.copyto(out, memo, casting="same_kind")
+            return out
+        raw = np.asarray(spec.fn(self), dtype=np.float64)
         R = len(self.close)
-        if out.shape != self.shape and not (
-            self.last_only and out.ndim == 2 and out.shape[1] == self.shape[1]
+        if raw.shape != self.shape and not (
+            self.last_only and raw.ndim == 2 and raw.shape[1] == self.shape[1]
         ):
-            raise ValueError(f"feature {name!r} returned shape {out.shape}, expected {self.shape}")
+            raise ValueError(f"feature {name!r} returned shape {raw.shape}, expected {self.shape}")
         # In live mode a feature built on `window` returns only its last rows: align masks at the end.
-        first = R - len(out)
+        first = R - len(raw)
+        mask = None  # 0.0 where defined, NaN elsewhere: adding it masks in the same pass as the copy
         if spec.kind in _BAR_KINDS:
-            out += self.nan_unless(self.has_bar, "bar")[first:]  # NaN where undefined, + 0.0 elsewhere
+            mask = self.nan_unless(self.has_bar, "bar")[first:]
         elif spec.kind == "cross_sectional":
-            out += self.nan_unless(self.universe, "universe")[first:]
-        np.copyto(out, np.nan, where=np.isinf(out))
+            mask = self.nan_unless(self.universe, "universe")[first:]
+        if out is None:
+            # Own the result: copy memoised intermediates and read-only broadcasts, not fresh arrays.
+            fresh = (
+                raw.flags.writeable and raw.flags.owndata and not any(raw is v for v in self._memo.values())
+            )
+            out = raw if fresh else raw.copy()
+            if mask is not None:
+                out += mask
+        elif mask is not None:
+            np.add(raw, mask, out=out, casting="same_kind")
+        else:
+            np.copyto(out, raw, casting="same_kind")
+        np.copyto(out, np.nan, where=np.isinf(out))  # also a float32 overflow
         out[: max(0, spec.lookback - first)] = np.nan
         return out
 
