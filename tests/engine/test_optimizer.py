@@ -258,3 +258,25 @@ def test_bad_input_is_rejected_with_the_field_name():
 def test_osqp_cannot_take_the_soc_constraint():
     with pytest.raises(ValueError, match="OSQP cannot"):
         OptimizerConfig(solver="OSQP", vol_mode="constraint", vol_max=0.1)
+
+
+def test_repair_keeps_bounds_turnover_and_exposure():
+    """Solver noise removal never leaves [lb, ub], nor the turnover or exposure caps."""
+    from workers.engine.optimizer.bounds import Bounds
+
+    w0 = np.array([0.3, 0.2, 0.0, 0.0])
+    bounds = Bounds(
+        lb=np.array([0.25, 0.0, 0.0, 0.0]),
+        ub=np.array([0.3, 0.2, 0.4, 0.4]),
+        w0=w0,
+        alpha=np.zeros(4),
+        sector_rows=np.zeros(4, dtype=np.int64),
+        n_sector_rows=1,
+        turnover_cap=0.5,
+        diagnostics={},
+    )
+    noisy = np.array([0.2499, 0.0, 0.41, 0.35])  # below lb, above ub, too much turnover and exposure
+    w = OptimizerAllocator(full_config("OSQP")).repair(noisy, bounds, exposure_cap=0.6)
+    assert (w >= bounds.lb - 1e-12).all() and (w <= bounds.ub + 1e-12).all()
+    assert np.abs(w - w0).sum() <= 0.5 + 1e-12
+    assert w.sum() <= 0.6 + 1e-12

@@ -1,6 +1,6 @@
 """`OptimizerAllocator`: the cvxpy mean-variance allocator behind the `Allocator` contract.
 
-One DPP problem is built on the first bar (and again only if N or the sector count changes) and
+One DPP problem is built on the first bar (and again only if N or the sector map changes) and
 re-solved with warm start each rebalance. A failed solve never raises out of `allocate`: the
 result is the hold fallback (current weights clipped to what is allowed, scaled to the caps) with
 the solver status or exception text in `status` / `reason`.
@@ -10,7 +10,10 @@ Volatility band (annualised ex-ante, sqrt(w' Sigma w * periods_per_year)):
   With OSQP (a QP solver) it is met by a search on risk aversion: raising gamma lowers ex-ante
   vol monotonically, and the constrained optimum is exactly the unconstrained one at
   gamma + lambda (lambda the constraint's multiplier), so searching gamma until vol lands just
-  under the cap recovers it to the search tolerance. Each step is a warm re-solve.
+  under the cap recovers it to the search tolerance (within 2% under the cap). Each step is a warm
+  re-solve, and the search starts from the previous bar's gamma. If even the largest gamma tried
+  leaves vol above the cap (forced holdings), the result says so in
+  diagnostics["vol_max_unattained"]; with the SOC form the same case is infeasible -> fallback.
 - lower bound: non-convex, never a constraint. When vol is below it, the same search lowers
   gamma (takes more risk for the same alpha) down to 1e-4 x the configured gamma; if caps or weak
   alpha still keep vol below the band (long-only, no leverage: scaling up is impossible), the
@@ -31,7 +34,7 @@ from .problem import PortfolioProblem
 from .risk_model import FactorRiskModel, estimate_factor_model
 
 ACCEPTED_STATUSES = ("optimal", "optimal_inaccurate")
-FEASIBILITY_TOL = 1e-4  # accepted violation of linear constraints after repair (solver eps 1e-5)
+FEASIBILITY_TOL = 1e-4  # accepted violation of turnover / sector caps after repair
 VOL_TOL = 1e-3  # relative tolerance on the vol band
 VOL_SEARCH_EDGE = 0.02  # the upper search stops once vol is within 2% under the cap
 MIN_GAMMA_FRACTION = 1e-4
@@ -156,11 +159,15 @@ class OptimizerAllocator:
         return status, self.repair(w, bounds, ctx.exposure_cap), ms
 
     def repair(self, w: np.ndarray, bounds: Bounds, exposure_cap: float) -> np.ndarray:
-        """Remove solver-tolerance noise (first-order solvers stop at eps ~1e-5 per row, which can
-        add up over N names): clip into [lb, ub], zero dust, shrink the discretionary trade if the
-        turnover cap is exceeded, meet the exposure cap."""
+        """Remove solver-tolerance noise (first-order solvers stop at eps ~1e-4 per row, which can
+        add up over N names): clip into [lb, ub], drop dust buys, shrink the discretionary trade if
+        the turnover cap is exceeded, meet the exposure cap. Every step keeps w inside [lb, ub]."""
         w = np.clip(w, bounds.lb, bounds.ub)
-        w = np.where((w < self.config.dust) & (bounds.lb == 0), 0.0, w)
+        dust = self.config.dust
+        if self.config.solver == "OSQP":
+            dust = max(dust, float(self.config.options().get("eps_abs", 0.0)))
+        # only dust *buys* are dropped: zeroing a sell-to-dust would add turnover
+        w = np.where((w < dust) & (bounds.lb == 0) & (bounds.w0 <= w), 0.0, w)
         cap = bounds.turnover_cap
         if cap is not None and np.abs(w - bounds.w0).sum() > cap:
             # anchor: current weights moved only by forced trades (inside [lb, ub]); w' stays a
@@ -172,7 +179,9 @@ class OptimizerAllocator:
                 w = anchor + (w - anchor) * float(np.clip(room / move, 0.0, 1.0))
         total = w.sum()
         if total > exposure_cap:
-            w = w * (exposure_cap / total)
+            # shrink only what is above the lower bounds (sum(lb) <= exposure_cap, see bounds.py)
+            floor = bounds.lb.sum()
+            w = bounds.lb + (w - bounds.lb) * max(0.0, (exposure_cap - floor) / (total - floor))
         return w
 
     def _check_feasible(self, w: np.ndarray, bounds: Bounds, ctx: AllocationContext) -> None:
