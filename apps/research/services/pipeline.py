@@ -21,7 +21,7 @@ from workers.engine.models.report import signal_report
 from workers.engine.models.walkforward import walk_forward
 from workers.engine.optimizer import OptimizerAllocator, OptimizerConfig, TopKEqualWeight
 
-from .engine_gaps import RULES
+from .rule_signals import RULES
 
 ProgressFn = Callable[[float, str], None]
 

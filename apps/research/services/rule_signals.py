@@ -1,10 +1,13 @@
-"""Rule signals, which workers/engine does not provide yet (rules.py was announced but had not
-landed when this adapter was written; labels and metrics come from the engine).
+"""Rule strategies as ALPHA panels for the desk's allocators (top-k / optimizer).
 
-Kept deliberately small and on the research side of the boundary so nothing here leaks into the
-engine; each function has the obvious engine twin to switch to once it exists (see the report of
-the research part). Built only from the engine's own rolling operators so NaN handling matches
-the feature library.
+Why not workers.engine.rules: that module (landed after this one) builds target-WEIGHT panels for
+baselines and peer cross-checks with its own parameters (momentum: lookback/top_k/every; mean
+reversion: lookback/top_k/every), while the strategy registry (apps.strategies.registry) defines
+momentum by lookback + skip and mean reversion by lookback + entry_z, and a desk strategy must go
+through the point-in-time membership mask and the configured allocator. These functions score
+names with exactly the registry's parameters, from rows <= t only (the engine's own rolling
+operators), and leave sizing to the allocator. Non-members and names without a view get NaN
+(never bought).
 """
 
 from __future__ import annotations
