@@ -17,9 +17,15 @@ pytestmark = [
 ]
 
 
-def test_progress_bar_is_live_and_results_appear(
-    live_server, page, login, screenshot, strategy, people, monkeypatch
-):  # noqa: F811
+def test_progress_bar_is_live_and_results_appear(  # noqa: F811
+    live_server,
+    page,  # noqa: F811
+    login,  # noqa: F811
+    screenshot,  # noqa: F811
+    strategy,
+    people,
+    monkeypatch,
+):
     # No worker in this test: the run stays queued until the test drives it, like a busy queue.
     monkeypatch.setattr("apps.research.services.runs._enqueue", lambda job, task: None)
     run = backtest_submit(strategy=strategy, actor=people["quinn"])
