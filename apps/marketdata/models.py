@@ -24,7 +24,8 @@ class Bar(models.Model):
     """One OHLCV bar. `ts` is the bar END in UTC; `known_at` is when the bar became known
     (never before `ts`); point-in-time reads filter on `known_at <= as_of`."""
 
-    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="bars")
+    # No separate index: the unique (instrument, frequency, ts) index leads with the instrument.
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="bars", db_index=False)
     frequency = models.CharField(max_length=2, choices=Frequency.choices)
     ts = models.DateTimeField()
     open = models.DecimalField(max_digits=18, decimal_places=6)
@@ -35,8 +36,17 @@ class Bar(models.Model):
     known_at = models.DateTimeField()
     source = models.CharField(max_length=64)
     ingested_at = models.DateTimeField()
+    # Provenance only. No database constraint or index: bulk imports of millions of bars would pay a
+    # per-row check and index insert for it; runs are an audit trail that is never deleted, and the
+    # ORM still applies SET_NULL if one is.
     import_run = models.ForeignKey(
-        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "ImportRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
 
     class Meta:

@@ -21,7 +21,7 @@ from .errors import BarFileError
 FREQUENCIES = ("1h", "1d")
 PRICE_FIELDS = ("open", "high", "low", "close")
 SYMBOL_MAX_LEN = 16  # Instrument.symbol max_length
-PRICE_MAX = 1e12  # Bar prices are Decimal(18, 6)
+PRICE_MAX = 1e11  # Bar prices are Decimal(18, 6); headroom for rounding to 6 decimals
 HOURLY_FIRST, HOURLY_LAST = 4, 20  # an hourly bar END must fall in 04:00-20:00 local (extended session)
 _MISSING_TEXT = ("nan", "na", "n/a", "null", "none")
 

@@ -184,3 +184,21 @@ def test_import_instruments_command_rejects_a_file_without_sectors(tmp_path):
     with pytest.raises(CommandError, match="needs a symbol column"):
         call_command("import_instruments", str(path))
     assert ImportRun.objects.get().status == "rejected"
+
+
+def test_prices_are_stored_rounded_to_six_decimals_exactly(write_csv):
+    rows = [
+        "A,2021-03-15 10:00:00,41.3780616595,41.3780616595,0.000001,0.0000014,1",
+        "B,2021-03-15 10:00:00,123456789.123456,99999999999.999,10000.0001,123456789.000001,123456789012",
+    ]
+    run = bars_import(path=write_csv(*rows), freq="1h", source="handmade")
+    assert run.status == "succeeded", run.message
+    a, b = Bar.objects.order_by("instrument__symbol")
+    assert (a.open, a.high, a.low, a.close) == (
+        Decimal("41.378062"),
+        Decimal("41.378062"),
+        Decimal("0.000001"),
+        Decimal("0.000001"),
+    )
+    assert (b.open, b.high) == (Decimal("123456789.123456"), Decimal("99999999999.999"))
+    assert (b.low, b.close, b.volume) == (Decimal("10000.0001"), Decimal("123456789.000001"), 123456789012)

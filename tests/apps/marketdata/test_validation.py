@@ -36,6 +36,7 @@ def validate(path, freq="1h", tz="America/New_York"):
         ("AAPL,2021-03-15 10:00:00,10,11,9,inf,100", "1h", Reason.unparseable("close")),
         ("AAPL,2021-03-15 10:00:00,0,11,0,10.5,100", "1h", Reason.NON_POSITIVE_PRICE),
         ("AAPL,2021-03-15 10:00:00,-1,11,-2,10.5,100", "1h", Reason.NON_POSITIVE_PRICE),
+        ("AAPL,2021-03-15 10:00:00,10,100000000000,9,10.5,100", "1h", Reason.PRICE_OUT_OF_RANGE),
         ("AAPL,2021-03-15 10:00:00,10,10.4,9,10.5,100", "1h", Reason.HIGH_BELOW_OPEN_CLOSE),
         ("AAPL,2021-03-15 10:00:00,10,11,10.2,10.5,100", "1h", Reason.LOW_ABOVE_OPEN_CLOSE),
         ("AAPL,2021-03-15 10:00:00,10,11,9,10.5,-5", "1h", Reason.NEGATIVE_VOLUME),

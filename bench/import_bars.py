@@ -1,0 +1,183 @@
+"""Bar import throughput on the real 2.4M-row S&P 500 daily parquet (../shared/data), validation
+included, into a fresh PostgreSQL database and a fresh SQLite file.
+
+Each target gets a throwaway database (PostgreSQL `hourglass_bench` on 127.0.0.1, SQLite
+var/bench_import_bars.sqlite3), migrated by `manage.py migrate` with DATABASE_URL pointing at it;
+then a child process times `bars_import(..., skip_invalid=True)` (the file has 5,402 rows with a
+blank symbol) from reading the file to the committed transaction, and a second import of the
+same file (0 new rows, all counted as already stored). The databases are dropped afterwards.
+
+    nice .venv/bin/python bench/import_bars.py [--sqlite-rows N] [--keep]
+
+--sqlite-rows N times SQLite on the first N rows only (written to var/ as a parquet prefix), for
+machines where the full SQLite run is too slow; the JSON then says so in "sqlite_rows_measured".
+Last line: one JSON object {"rows", "postgres_rows_per_s", "sqlite_rows_per_s", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PARQUET = ROOT.parent / "shared" / "data" / "daily" / "pooksoft_sp500_daily_adjusted_1999_2021.parquet"
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
+PG_DB = "hourglass_bench"
+SQLITE_FILE = ROOT / "var" / "bench_import_bars.sqlite3"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def django_env(url: str) -> dict[str, str]:
+    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="tradingsite.settings")
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def migrate(url: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=django_env(url),
+        check=True,
+    )
+
+
+def child_import(url: str, path: Path) -> list[dict]:
+    """Run the timed imports in a fresh process configured for `url`; relay its progress lines."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", str(path)],
+        cwd=ROOT,
+        env=django_env(url),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    results = []
+    for line in proc.stdout:
+        line = line.rstrip()
+        if line.startswith("RESULT "):
+            results.append(json.loads(line[len("RESULT ") :]))
+        else:
+            log(f"  {line}")
+    if proc.wait() != 0:
+        sys.exit(f"import child failed with exit code {proc.returncode}")
+    return results
+
+
+def child(path: str) -> None:
+    """In the child: import twice (fresh, then the same file again), printing one RESULT line each."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from apps.marketdata.services import bars_import
+
+    last = {"stage": None, "t": 0.0}
+
+    def progress(*, stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if stage != last["stage"] or now - last["t"] > 2 or done == total:
+            print(f"{stage}: {done:,}/{total:,} rows", flush=True)
+            last.update(stage=stage, t=now)
+
+    for label in ("fresh", "again"):
+        t0 = time.perf_counter()
+        run = bars_import(path=path, freq="1d", source="pooksoft", skip_invalid=True, progress=progress)
+        seconds = time.perf_counter() - t0
+        print(f"{label}: {run.status}: {run.message}", flush=True)
+        fields = ("rows_read", "rows_valid", "rows_rejected", "rows_inserted", "rows_existing")
+        print(
+            "RESULT "
+            + json.dumps({"label": label, "seconds": seconds, **{f: getattr(run, f) for f in fields}})
+        )
+
+
+def prefix_file(rows: int) -> Path:
+    import pyarrow.parquet as pq
+
+    out = ROOT / "var" / f"bench_import_bars_prefix_{rows}.parquet"
+    pq.write_table(pq.read_table(PARQUET).slice(0, rows), out)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--child", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sqlite-rows", type=int, default=0, help="time SQLite on this many leading rows only"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    if not PARQUET.exists():
+        sys.exit(f"missing {PARQUET}: the shared data folder is required for this benchmark")
+    (ROOT / "var").mkdir(exist_ok=True)
+    figures: dict[str, object] = {}
+
+    log(f"PostgreSQL: fresh database {PG_DB} on {PG_SERVER}")
+    pg_admin(f"DROP DATABASE IF EXISTS {PG_DB}")
+    pg_admin(f"CREATE DATABASE {PG_DB}")
+    pg_url = f"{PG_SERVER}/{PG_DB}"
+    try:
+        migrate(pg_url)
+        fresh, again = child_import(pg_url, PARQUET)
+    finally:
+        if not args.keep:
+            pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+    rows = fresh["rows_read"]
+    log(f"PostgreSQL: {rows:,} rows in {fresh['seconds']:.1f} s; re-import {again['seconds']:.1f} s")
+    figures.update(
+        rows=rows,
+        rows_inserted=fresh["rows_inserted"],
+        rows_rejected=fresh["rows_rejected"],
+        postgres_seconds=round(fresh["seconds"], 2),
+        postgres_rows_per_s=round(rows / fresh["seconds"]),
+        postgres_reimport_rows_per_s=round(rows / again["seconds"]),
+        postgres_reimport_rows_existing=again["rows_existing"],
+    )
+
+    sqlite_path = prefix_file(args.sqlite_rows) if args.sqlite_rows else PARQUET
+    log(
+        f"SQLite: fresh file {SQLITE_FILE.relative_to(ROOT)} ({'first ' + str(args.sqlite_rows) if args.sqlite_rows else 'all'} rows)"
+    )
+    SQLITE_FILE.unlink(missing_ok=True)
+    sqlite_url = f"sqlite:///{SQLITE_FILE}"
+    try:
+        migrate(sqlite_url)
+        s_fresh, s_again = child_import(sqlite_url, sqlite_path)
+    finally:
+        if not args.keep:
+            for p in (SQLITE_FILE, Path(f"{SQLITE_FILE}-wal"), Path(f"{SQLITE_FILE}-shm")):
+                p.unlink(missing_ok=True)
+        if args.sqlite_rows:
+            sqlite_path.unlink(missing_ok=True)
+    log(
+        f"SQLite: {s_fresh['rows_read']:,} rows in {s_fresh['seconds']:.1f} s; re-import {s_again['seconds']:.1f} s"
+    )
+    figures.update(
+        sqlite_rows_measured=s_fresh["rows_read"],
+        sqlite_seconds=round(s_fresh["seconds"], 2),
+        sqlite_rows_per_s=round(s_fresh["rows_read"] / s_fresh["seconds"]),
+        sqlite_reimport_rows_per_s=round(s_fresh["rows_read"] / s_again["seconds"]),
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
