@@ -183,6 +183,7 @@ def run_solver(ctx_src: Contexts, solver: str, bars: int, rebuild_bars: int, opt
         "solves_per_bar_mean": round(float(np.mean(solves)), 2),
         "statuses": statuses,
         "bars_with_violations": bad,
+        "retried_solves": alloc.retries,
         "vol_mode": "constraint" if cfg.vol_as_constraint else "search",
     }
     print(f"{solver}: {out}", flush=True)

@@ -280,3 +280,20 @@ def test_repair_keeps_bounds_turnover_and_exposure():
     assert (w >= bounds.lb - 1e-12).all() and (w <= bounds.ub + 1e-12).all()
     assert np.abs(w - w0).sum() <= 0.5 + 1e-12
     assert w.sum() <= 0.6 + 1e-12
+
+
+def test_osqp_iteration_limit_is_retried_before_falling_back(monkeypatch):
+    real_solve = PortfolioProblem.solve
+    calls = []
+
+    def first_hits_the_limit(self, *, solver, options, warm_start=True):
+        calls.append(options)
+        if len(calls) == 1:
+            return "user_limit", None, 1.0
+        return real_solve(self, solver=solver, options=options, warm_start=warm_start)
+
+    monkeypatch.setattr(PortfolioProblem, "solve", first_hits_the_limit)
+    alloc = OptimizerAllocator(full_config("OSQP", vol_max=None))
+    res = alloc.allocate(make_ctx())
+    assert res.status.startswith("optimal") and alloc.retries == 1
+    assert calls[1]["max_iter"] > calls[0]["max_iter"]

@@ -51,6 +51,7 @@ class OptimizerAllocator:
         self._problem: PortfolioProblem | None = None
         self._gamma_hint: float | None = None  # last bar's vol-search answer: where the next starts
         self.builds = 0  # how many times the problem was (re)built, for tests and benches
+        self.retries = 0  # solves retried with the solver's default settings
 
     def problem_for(self, bounds: Bounds) -> PortfolioProblem:
         """The cached problem, rebuilt only when the universe size or the sector map changes."""
@@ -153,10 +154,32 @@ class OptimizerAllocator:
     def solve_once(
         self, problem: PortfolioProblem, bounds: Bounds, ctx: AllocationContext
     ) -> tuple[str, np.ndarray, float]:
-        status, w, ms = problem.solve(solver=self.config.solver, options=self.config.options())
-        if status not in ACCEPTED_STATUSES or w is None or not np.isfinite(w).all():
-            raise SolveFailed(f"solver {self.config.solver} returned status {status!r}")
-        return status, self.repair(w, bounds, ctx.exposure_cap), ms
+        """One solve with the tuned options; if that is not cleanly optimal, one retry with the
+        solver's defaults (OSQP: more iterations). An "optimal_inaccurate" answer is used only
+        when the retry does no better. Raises SolveFailed when no attempt gives a usable solution."""
+        attempts = [self.config.options()]
+        retry = self.config.retry_options()
+        if retry is not None:
+            attempts.append(retry)
+        total_ms, failures = 0.0, []
+        inaccurate: np.ndarray | None = None
+        for i, options in enumerate(attempts):
+            self.retries += i > 0
+            try:
+                status, w, ms = problem.solve(solver=self.config.solver, options=options)
+            except Exception as exc:  # noqa: BLE001 - recorded, then retried or turned into a fallback
+                failures.append(f"{type(exc).__name__}: {exc}")
+                continue
+            total_ms += ms
+            usable = w is not None and np.isfinite(w).all()
+            if status == "optimal" and usable:
+                return status, self.repair(w, bounds, ctx.exposure_cap), total_ms
+            if status in ACCEPTED_STATUSES and usable and inaccurate is None:
+                inaccurate = w
+            failures.append(f"solver {self.config.solver} returned status {status!r}")
+        if inaccurate is not None:
+            return "optimal_inaccurate", self.repair(inaccurate, bounds, ctx.exposure_cap), total_ms
+        raise SolveFailed("; ".join(failures))
 
     def repair(self, w: np.ndarray, bounds: Bounds, exposure_cap: float) -> np.ndarray:
         """Remove solver-tolerance noise (first-order solvers stop at eps ~1e-4 per row, which can
