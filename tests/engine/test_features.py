@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from workers.engine.datasets import DAILY_PARQUET, load_daily_sp500
 from workers.engine.features import (
     FEATURES,
     KINDS,
@@ -290,3 +291,22 @@ def test_panel_refuses_non_positive_prices():
         Panel(**{**p.__dict__, "close": close})
     with pytest.raises(PanelError, match="benchmark_open"):
         Panel(**{**p.__dict__, "benchmark_open": np.full(30, -1.0)})
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(
+    not DAILY_PARQUET.exists(), reason=f"needs the shared daily S&P 500 set at {DAILY_PARQUET}"
+)
+def test_real_daily_data_live_update_matches_and_nothing_is_infinite():
+    symbols = ["AAPL", "MSFT", "XOM", "JPM", "KO", "PFE", "CAT", "NEE", "AMZN", "GE", "T", "WMT"]
+    p = load_daily_sp500(start="2016-01-01", end="2019-01-01", symbols=symbols)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fs = compute_features(p, dtype=np.float64)
+    assert not np.isinf(fs.values).any()
+    assert np.isfinite(fs.values[:, -1][:, p.has_bar[-1]]).mean() > 0.9
+    L = required_lookback() + 1
+    T = p.shape[0]
+    for t in (L, T - 1):
+        last = compute_features_last(p.slice_rows(t + 1, start=t + 1 - L))
+        np.testing.assert_allclose(last, fs.values[:, t], rtol=1e-9, atol=1e-9)
