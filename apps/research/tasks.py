@@ -10,8 +10,8 @@ from .services.search import search_advance
 
 # A research job may take a while, but never forever: soft limit -> the run is marked failed with
 # "time limit exceeded"; the hard limit kills a worker stuck in native code.
-SOFT_LIMIT = getattr(settings, "RESEARCH_TASK_SOFT_TIME_LIMIT", 3 * 3600)
-HARD_LIMIT = SOFT_LIMIT + 300
+SOFT_LIMIT = settings.RESEARCH_TASK_SOFT_TIME_LIMIT
+HARD_LIMIT = settings.RESEARCH_TASK_TIME_LIMIT
 
 
 @shared_task(acks_late=True, soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)

@@ -22,6 +22,11 @@ CELERY_TASK_QUEUES_NAMES = ["default", "research", "live"]
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3600)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3900)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Research jobs (backtests, training, search children): soft limit raises inside the task so it
+# records "failed: time limit"; the hard limit kills it. Enforced by the prefork pool (`make up`);
+# the embedded demo's thread pool cannot interrupt a running thread.
+RESEARCH_TASK_SOFT_TIME_LIMIT = env.int("RESEARCH_TASK_SOFT_TIME_LIMIT", default=3 * 3600)
+RESEARCH_TASK_TIME_LIMIT = env.int("RESEARCH_TASK_TIME_LIMIT", default=3 * 3600 + 300)
 # Tasks run by beat, by name; the queue is chosen by the task routing in workers/celery.py.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "apps.core.tasks.worker_heartbeat", "schedule": 15.0},
