@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .corporate_actions import contradicted_splits, split_adjust, vendor_splits
 from .panel import Panel
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -36,7 +37,11 @@ def daily_stamp_utc(dates: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 def hourly_stamp_utc(stamps: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
     """Hourly bar-end stamps in New York wall-clock time -> UTC (DST-aware)."""
-    return pd.DatetimeIndex(pd.to_datetime(stamps)).tz_localize(MARKET_TZ, ambiguous="raise", nonexistent="raise").tz_convert("UTC")
+    return (
+        pd.DatetimeIndex(pd.to_datetime(stamps))
+        .tz_localize(MARKET_TZ, ambiguous="raise", nonexistent="raise")
+        .tz_convert("UTC")
+    )
 
 
 def membership_mask(index_utc: pd.DatetimeIndex, symbols: list[str], intervals: pd.DataFrame) -> np.ndarray:
@@ -49,7 +54,11 @@ def membership_mask(index_utc: pd.DatetimeIndex, symbols: list[str], intervals: 
         if i is None:
             continue
         start = np.datetime64(pd.Timestamp(row.start_date))
-        end = np.datetime64(pd.Timestamp(row.end_date)) if isinstance(row.end_date, str) and row.end_date else None
+        end = (
+            np.datetime64(pd.Timestamp(row.end_date))
+            if isinstance(row.end_date, str) and row.end_date
+            else None
+        )
         sel = dates >= start
         if end is not None:
             sel &= dates < end
@@ -113,30 +122,70 @@ def wide_panel(
     )
 
 
+def daily_sp500_splits(*, path: Path = DAILY_PARQUET, bars: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The daily set's splits as (symbol, ex_date, ratio), from its `split_coefficient` column with
+    vendor float noise snapped, minus the ones its own raw prices contradict (ANTM 2002-03-18,
+    GNRC 2010-02-12: see corporate_actions.contradicted_splits). `bars`: the already-read file."""
+    if bars is None:
+        bars = pd.read_parquet(
+            path, columns=["symbol", "date", "open", "close", "dividend_amount", "split_coefficient"]
+        )
+        bars = bars[bars["symbol"].astype(str).str.len() > 0]
+    splits = vendor_splits(bars)
+    bad = contradicted_splits(bars, splits)
+    keep = ~splits.set_index(["symbol", "ex_date"]).index.isin(bad.set_index(["symbol", "ex_date"]).index)
+    return splits[keep].reset_index(drop=True)
+
+
 def load_daily_sp500(
-    *, start: str | None = None, end: str | None = None, symbols: list[str] | None = None, path: Path = DAILY_PARQUET
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    symbols: list[str] | None = None,
+    path: Path = DAILY_PARQUET,
+    adjust_splits: bool = True,
 ) -> Panel:
-    """The real 504-stock daily set as a point-in-time Panel (raw prices, SPY benchmark,
-    fja05680 membership, GICS sectors). Rows with a blank symbol are dropped (the file has 5,402)."""
+    """The real 504-stock daily set as a point-in-time Panel (SPY benchmark, fja05680 membership,
+    GICS sectors). Rows with a blank symbol are dropped (the file has 5,402).
+
+    Prices are raw cash prices, back-adjusted for splits by default (`adjust_splits`): the backtest
+    holds shares and marks them to the close, so a raw 2:1 ex-date would book a fake -50% loss.
+    The adjustment uses the splits with an ex-date before `end` (the price level is as of the end
+    of the window). Dividends are not folded into prices (see workers.engine.corporate_actions)."""
     cols = ["symbol", "date", "open", "high", "low", "close", "volume"]
+    if adjust_splits:
+        cols += ["dividend_amount", "split_coefficient"]
     df = pd.read_parquet(path, columns=cols)
     df = df[df["symbol"].astype(str).str.len() > 0]
     if symbols is not None:
         df = df[df["symbol"].isin(symbols)]
+    splits = daily_sp500_splits(bars=df) if adjust_splits else None
     if start is not None:
         df = df[df["date"] >= pd.Timestamp(start)]
     if end is not None:
         df = df[df["date"] < pd.Timestamp(end)]
-    df = df.assign(ts=daily_stamp_utc(df["date"]), volume=df["volume"].astype(np.float64)).drop(columns="date")
+    if splits is not None:
+        if end is not None:
+            splits = splits[splits["ex_date"] < pd.Timestamp(end)]
+        df = split_adjust(df.drop(columns=["dividend_amount", "split_coefficient"]), splits, time_col="date")
+    df = df.assign(ts=daily_stamp_utc(df["date"]), volume=df["volume"].astype(np.float64)).drop(
+        columns="date"
+    )
     spy = pd.read_csv(SPY_DAILY)
     bench = pd.Series(spy["close"].to_numpy(dtype=np.float64), index=daily_stamp_utc(spy["date"]))
-    return wide_panel(df, freq="1d", benchmark_close=bench, intervals=read_membership(), sectors=read_sectors())
+    return wide_panel(
+        df, freq="1d", benchmark_close=bench, intervals=read_membership(), sectors=read_sectors()
+    )
 
 
-def load_hourly_csv(path: Path, *, benchmark_path: Path | None = SPY_HOURLY, bars_per_day: int | None = None) -> Panel:
+def load_hourly_csv(
+    path: Path, *, benchmark_path: Path | None = SPY_HOURLY, bars_per_day: int | None = None
+) -> Panel:
     """A long hourly CSV (symbol,timestamp,open,high,low,close,volume; New York bar-end stamps)."""
     df = pd.read_csv(path)
-    df = df.assign(ts=hourly_stamp_utc(df["timestamp"]), volume=df["volume"].astype(np.float64)).drop(columns="timestamp")
+    df = df.assign(ts=hourly_stamp_utc(df["timestamp"]), volume=df["volume"].astype(np.float64)).drop(
+        columns="timestamp"
+    )
     # The benchmark: SPY (else QQQ) when the file carries it, else the SPY hourly file.
     bench_syms = df["symbol"].isin(["SPY", "QQQ"])
     bench = None
@@ -148,4 +197,6 @@ def load_hourly_csv(path: Path, *, benchmark_path: Path | None = SPY_HOURLY, bar
     if bench is None and benchmark_path is not None:
         spy = pd.read_csv(benchmark_path)
         bench = pd.Series(spy["close"].to_numpy(dtype=np.float64), index=hourly_stamp_utc(spy["timestamp"]))
-    return wide_panel(df[~bench_syms], freq="1h", benchmark_close=bench, sectors=read_sectors(), bars_per_day=bars_per_day)
+    return wide_panel(
+        df[~bench_syms], freq="1h", benchmark_close=bench, sectors=read_sectors(), bars_per_day=bars_per_day
+    )
