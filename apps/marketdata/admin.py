@@ -48,3 +48,7 @@ class ImportRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # An audit trail; bars keep pointing at their run (Bar.import_run has no DB constraint).
+        return False
