@@ -29,6 +29,8 @@ import numpy as np
 from .base import check_matrix, check_training, coverage_ok, data_hash, empty_features, prepare_cross_section
 from .config import LGBMConfig, ModelError
 
+SMALL_BATCH_ROWS = 20_000
+
 
 def _params(config: LGBMConfig, objective: str) -> dict[str, Any]:
     return {
@@ -125,7 +127,9 @@ class LGBMModel:
         """(pred_ret, p_down or None) for prepared rows, before the coverage rule."""
         booster = self._require_fitted()
         X = check_matrix(X, len(self.feature_names))
-        nt = self.config.num_threads
+        # Rows are scored independently (thread count cannot change a result); for one live bar
+        # (~500 rows) waking a second thread costs more than it saves.
+        nt = 1 if X.shape[0] < SMALL_BATCH_ROWS else self.config.num_threads
         pred = np.asarray(booster.predict(X, num_threads=nt), dtype=np.float64)
         p_down = None
         if self.booster_down is not None:
