@@ -81,15 +81,16 @@ def bars_panel_ohlcv(
 
 
 def instrument_coverage(*, instrument_ids: Iterable[int] | None = None) -> list[dict]:
-    """Per instrument, frequency and source: first and last bar stamp and bar count, aggregated
-    in the database (GROUP BY on the bar table; the unique index covers the instrument filter)."""
+    """Per instrument, frequency and source: symbol, first and last bar stamp (UTC) and bar count,
+    aggregated in the database (GROUP BY on the bar table; the unique index covers the instrument
+    filter). Dicts with instrument_id, symbol, frequency, source, first_ts, last_ts, bars."""
     qs = Bar.objects.all()
     if instrument_ids is not None:
         qs = qs.filter(instrument_id__in=list(instrument_ids))
     rows = (
         qs.values("instrument_id", "frequency", "source")
-        .annotate(first_ts=Min("ts"), last_ts=Max("ts"), bars=Count("id"))
-        .order_by("instrument_id", "frequency", "source")
+        .annotate(symbol=F("instrument__symbol"), first_ts=Min("ts"), last_ts=Max("ts"), bars=Count("id"))
+        .order_by("symbol", "frequency", "source")
     )
     return list(rows)
 

@@ -202,3 +202,11 @@ def test_prices_are_stored_rounded_to_six_decimals_exactly(write_csv):
     )
     assert (b.open, b.high) == (Decimal("123456789.123456"), Decimal("99999999999.999"))
     assert (b.low, b.close, b.volume) == (Decimal("10000.0001"), Decimal("123456789.000001"), 123456789012)
+
+
+def test_empty_files_are_rejected_with_a_reason(write_csv, tmp_path):
+    run = bars_import(path=write_csv(), freq="1d", source="handmade")
+    assert run.status == "rejected" and "no data rows" in run.message
+    (tmp_path / "zero.csv").write_bytes(b"")
+    run = bars_import(path=tmp_path / "zero.csv", freq="1d", source="handmade")
+    assert run.status == "rejected" and "cannot be read as csv" in run.message

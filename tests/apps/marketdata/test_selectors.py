@@ -86,7 +86,12 @@ def test_coverage_per_instrument_frequency_and_source(bars, write_csv):
     assert rows["1h", "handmade"]["first_ts"] == datetime(2021, 3, 15, 14, tzinfo=UTC)
     assert rows["1h", "handmade"]["last_ts"] == datetime(2021, 3, 15, 15, tzinfo=UTC)
     assert rows["1d", "daily-vendor"]["first_ts"] == datetime(2021, 3, 16, 20, tzinfo=UTC)
-    assert len(instrument_coverage()) == 3
+    everything = instrument_coverage()
+    assert [(r["symbol"], r["frequency"], r["bars"]) for r in everything] == [
+        ("AAPL", "1d", 1),
+        ("AAPL", "1h", 2),
+        ("MSFT", "1h", 1),
+    ]
 
 
 def test_instrument_search_and_recent_runs(bars, write_csv):
