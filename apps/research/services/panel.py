@@ -143,7 +143,7 @@ def _benchmark(
                     opened = (
                         pd.Series([float(r[1]) for r in rows], index=stamps)
                         .reindex(index)
-                        .to_numpy(np.float64)
+                        .to_numpy(np.float64, copy=True)
                     )
                     opened[~np.isfinite(opened) | (opened <= 0)] = np.nan
                 return close, opened
