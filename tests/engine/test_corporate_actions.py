@@ -100,6 +100,10 @@ def test_fixture_splits_match_vendor_adjusted_close(subset):
     # TSLA pays no dividend: split-only adjustment must reproduce the vendor's adjusted_close
     tsla = adj[adj["symbol"] == "TSLA"]
     np.testing.assert_allclose(tsla["close"], tsla["adjusted_close"], rtol=1e-6)
+    # AAPL's pre-split dividend is restated per adjusted share: $0.82 on 2020-08-07 -> $0.205
+    aapl = adj[(adj["symbol"] == "AAPL") & (adj["dividend_amount"] > 0)].set_index("date")["dividend_amount"]
+    assert aapl.loc["2020-08-07"] == pytest.approx(0.205, rel=1e-12)
+    assert aapl.loc["2020-11-06"] == pytest.approx(0.205, rel=1e-12)  # paid after the split: as is
     # raw data untouched by the adjustment (a new frame comes back)
     assert subset.loc[subset["symbol"] == "TSLA", "close"].iloc[0] != tsla["close"].iloc[0]
 

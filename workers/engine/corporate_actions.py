@@ -11,11 +11,14 @@ Convention: a split is (symbol, ex_date, ratio) with ratio = NEW shares per OLD 
 `split_coefficient` on the ex-date row (1.0 elsewhere) and the `value` of a CorporateAction of
 kind "split". A bar belongs before the ex-date when its New York calendar date is earlier.
 
-Dividends are NOT folded into prices (no total-return adjustment): the engine trades raw cash
-prices, and a total-return series rescales every past price by later dividends, so fills, share
-counts and costs would be computed on prices nobody could trade at. Dividends are cash: the
-backtest can credit them (`run_backtest(..., dividends=...)`), fed by `dividends_per_share`, which
-expresses each dividend per ADJUSTED share.
+Dividends are NOT folded into prices (no total-return adjustment, deliberately): after a split
+adjustment price x shares is still the raw cash notional (only the share unit changes), so fills,
+participation, costs and equity stay in real cash. A total-return series instead scales every past
+price by later dividends with no matching share count, so notional, costs and min-price rules
+would be computed on prices nobody could trade at. Dividends are cash. Known limitation: the backtest does not credit them yet, so a held name's
+return is its price return (roughly 1.5-2% a year below total return for the S&P 500). A long
+frame's `dividend_amount` is divided by the split factor like a price (dividends per ADJUSTED
+share), ready for a cash credit of position x dividend on each ex-date.
 
 Back-adjustment uses the split ratios known at the end of the data, which is harmless for returns
 (they are scale-free) but means a raw price LEVEL (e.g. a "price > $5" filter) is not point-in-time.
