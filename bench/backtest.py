@@ -13,18 +13,26 @@
    figure is projected from the measured per-bar time (`full_backtest_s`), and the measured run is
    reported as is. Optimizer time share = allocator wall time / backtest wall time.
 3. The same run over the real hourly Nasdaq-100 set (load_hourly_csv(NASDAQ_HOURLY)).
-4. MA(10/30) crossover, all-in, zero costs, next-open fills on the zipline csvdir samples
-   (AAPL, IBM, KO, MSFT 2012-2014) by this engine, backtrader and vectorbt: ratios of peer time
-   over ours (best of 10 for each tool after a warm-up, so vectorbt's numba compilation is excluded and reported
-   separately), and whether all three produce the same trades.
+4. MA(10/30) crossover, zero costs, next-open fills, one shared account with an equal split per
+   name (entry buys equity x 0.9 / N at the signal close; exit sells the position), run by this
+   engine, backtrader and vectorbt on the same `--peer-names` (30) real names of the daily set with
+   a bar on every one of its 5,402 days, 1999-11..2021-04, split-adjusted, prices rounded to 1/256 $
+   (exact float sums, see peers.dyadic_prices). `backtrader_ratio` / `vectorbt_ratio` = median peer
+   time / median time of ours, each engine end to end (frames -> signals -> fills -> trade list).
+   vectorbt's first call (numba compilation) is excluded and reported as `vectorbt_cold_s`.
+   `same_trades`: all three produce the same fills (date, symbol, side, shares to 1e-12) across
+   all names and final equities within 1e-9. Ours is timed both before and after the simulation
+   core has run (`peer_ours_ms_fresh` vs `peer_ours_ms`), with a gc.collect() before each timing,
+   to show whether the large-panel run slows the small run down.
 
-Raw (unadjusted) closes: split days look like -50% bars; irrelevant for speed.
+Prices are split-adjusted (load_daily_sp500 default): no fake -50% bars on split days.
 Last line: one JSON object of the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -136,58 +144,58 @@ def optimizer_backtest(panel: Panel, label: str) -> dict:
     }
 
 
-def peer_ratios(repeat: int) -> dict:
-    frames = {s: peers.load_csvdir(s) for s in ("AAPL", "IBM", "KO", "MSFT")}
-    kw = dict(fast=10, slow=30, cash=100_000.0, invest=0.9, integer=False)
-    panels = {s: peers.single_name_panel(df, s) for s, df in frames.items()}
-    from workers.engine.backtest.config import BacktestConfig as Cfg
-    from workers.engine.costs import CostModel
-    from workers.engine.rules import ma_crossover_weights
+def median_time(fn, repeat: int) -> float:
+    gc.collect()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
 
-    cfg = Cfg(
-        initial_cash=kw["cash"], costs=CostModel.zero(), participation=1.0, cash_buffer=0.1, governor=None
-    )
 
-    def ours_all():
-        out = []
-        for p in panels.values():
-            w = ma_crossover_weights(p.close, fast=kw["fast"], slow=kw["slow"])
-            out.append(run_backtest(p, cfg, targets=w).fill_records)
-        return out
+def peer_frames(daily: Panel, names: int) -> dict:
+    """`names` names with a bar (and volume) on every row, evenly spread over the alphabet."""
+    full = np.flatnonzero(daily.has_bar.all(axis=0) & (np.nan_to_num(daily.volume) > 0).all(axis=0))
+    pick = full[np.unique(np.linspace(0, len(full) - 1, names).round().astype(int))]
+    return peers.dyadic_prices(peers.frames_from_panel(daily, [daily.symbols[j] for j in pick]))
 
-    def bt_all():
-        return [peers.backtrader(df, **kw) for df in frames.values()]
 
-    def vb_all():
-        return [peers.vectorbt(df, **kw) for df in frames.values()]
+PEER_SETTINGS = dict(fast=10, slow=30, cash=1_000_000.0, invest=0.9, integer=False)
 
+
+def time_ours(frames: dict, repeat: int) -> float:
+    peers.ours(frames, **PEER_SETTINGS)  # warm-up
+    return median_time(lambda: peers.ours(frames, **PEER_SETTINGS), repeat)
+
+
+def peer_ratios(frames: dict, *, repeat: int, bt_repeat: int, ours_fresh: float) -> dict:
     t0 = time.perf_counter()
-    vb_all()
+    vb = peers.vectorbt(frames, **PEER_SETTINGS)
     vb_cold = time.perf_counter() - t0
-    ours_all()
-    t_ours, _ = best_of(ours_all, repeat)
-    t_bt, _ = best_of(bt_all, repeat)
-    t_vb, _ = best_of(vb_all, repeat)
-    same = True
-    for df in frames.values():
-        a, b, c = peers.ours(df, **kw), peers.backtrader(df, **kw), peers.vectorbt(df, **kw)
-        for other in (b, c):
-            same &= [(d, s) for d, s, _ in a.trades] == [(d, s) for d, s, _ in other.trades]
-            same &= all(
-                np.isclose(x[2], y[2], rtol=1e-12) for x, y in zip(a.trades, other.trades, strict=True)
-            )
-            same &= bool(np.isclose(a.final_equity, other.final_equity, rtol=1e-9))
-    bars = sum(len(df) for df in frames.values())
+    t_ours = time_ours(frames, repeat)
+    t_vb = median_time(lambda: peers.vectorbt(frames, **PEER_SETTINGS), max(3, repeat // 2))
+    t_bt = median_time(lambda: peers.backtrader(frames, **PEER_SETTINGS), bt_repeat)
+    a, b = peers.ours(frames, **PEER_SETTINGS), peers.backtrader(frames, **PEER_SETTINGS)
+    same = peers.same_trades(a.trades, b.trades) and peers.same_trades(a.trades, vb.trades)
+    same &= bool(np.isclose(a.final_equity, b.final_equity, rtol=1e-9))
+    same &= bool(np.isclose(a.final_equity, vb.final_equity, rtol=1e-9))
+    bars = len(next(iter(frames.values())))
     log(
-        f"peers ({bars} bars over 4 symbols): ours {t_ours * 1000:.2f} ms, backtrader {t_bt * 1000:.1f} ms, "
-        f"vectorbt {t_vb * 1000:.1f} ms (cold {vb_cold:.1f}s), same trades: {same}"
+        f"peers ({bars} bars x {len(frames)} names, {len(a.trades)} fills): ours {t_ours * 1000:.1f} ms "
+        f"(fresh {ours_fresh * 1000:.1f} ms), backtrader {t_bt:.2f} s, vectorbt {t_vb * 1000:.1f} ms "
+        f"(cold {vb_cold:.1f}s), same trades: {same}"
     )
     return {
         "backtrader_ratio": round(t_bt / t_ours, 1),
         "vectorbt_ratio": round(t_vb / t_ours, 2),
         "same_trades": bool(same),
-        "peer_ours_ms": round(t_ours * 1000, 3),
-        "peer_backtrader_ms": round(t_bt * 1000, 2),
+        "peer_names": len(frames),
+        "peer_bars": bars,
+        "peer_fills": len(a.trades),
+        "peer_ours_ms": round(t_ours * 1000, 2),
+        "peer_ours_ms_fresh": round(ours_fresh * 1000, 2),
+        "peer_backtrader_s": round(t_bt, 2),
         "peer_vectorbt_ms": round(t_vb * 1000, 2),
         "vectorbt_cold_s": round(vb_cold, 2),
     }
@@ -199,13 +207,20 @@ def main() -> None:
     ap.add_argument("--opt-bars", type=int, default=5402, help="rows of the daily set for the optimizer run")
     ap.add_argument("--opt-names", type=int, default=500)
     ap.add_argument("--skip-optimizer", action="store_true")
+    ap.add_argument("--peer-names", type=int, default=30, help="names in the peer comparison")
+    ap.add_argument("--peer-repeat", type=int, default=9, help="timed runs of ours (median)")
+    ap.add_argument("--bt-repeat", type=int, default=3, help="timed backtrader runs (median; ~30 s each)")
     args = ap.parse_args()
 
     figures: dict = {}
     log("loading the daily S&P 500 set ...")
     daily = load_daily_sp500()
+    frames = peer_frames(daily, args.peer_names)
+    ours_fresh = time_ours(frames, args.peer_repeat)
     figures.update(sim_core(daily, args.repeat))
-    figures.update(peer_ratios(max(args.repeat, 10)))
+    figures.update(
+        peer_ratios(frames, repeat=args.peer_repeat, bt_repeat=args.bt_repeat, ours_fresh=ours_fresh)
+    )
     if not args.skip_optimizer:
         rows = min(args.opt_bars, daily.shape[0])
         full = optimizer_backtest(
