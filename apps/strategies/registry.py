@@ -59,8 +59,9 @@ def _skip_below_lookback(p: MomentumParams) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """`model` is the engine's learned-model route (workers.engine.models) or None; `rule` the
-    engine rule (workers.engine.rules) or None; exactly one of them is set."""
+    """`model` is the engine's learned-model route (workers.engine.models) or None; `rule` a name
+    in the engine's rule table (workers.engine.rules.RULES), whose keyword parameters and defaults
+    are exactly `params`' fields, or None; exactly one of them is set."""
 
     name: str
     label: str

@@ -20,8 +20,7 @@ from workers.engine.models import LGBMConfig, LGBMModel, RidgeConfig, RidgeModel
 from workers.engine.models.report import signal_report
 from workers.engine.models.walkforward import walk_forward
 from workers.engine.optimizer import OptimizerAllocator, OptimizerConfig, TopKEqualWeight
-
-from .rule_signals import RULES
+from workers.engine.rules import rule_signal
 
 ProgressFn = Callable[[float, str], None]
 
@@ -183,7 +182,7 @@ def backtest_pipeline(*, panel, config: dict, progress: ProgressFn) -> EngineOut
         oos = True
     else:
         progress(20, f"computing {spec.name} signals")
-        signal = RULES[spec.rule](panel, **config["model"])
+        signal = rule_signal(panel, rule=spec.rule, params=config["model"])
         start, oos = 0, False
     progress(72, "simulating")
     # The backtest starts with cash at the first out-of-sample bar.
