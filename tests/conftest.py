@@ -5,6 +5,9 @@ import os
 
 import pytest
 
+# Browser fixtures (chromium, page, login, screenshot) for tests marked `browser`, wherever they live.
+pytest_plugins = ["tests.browser_support"]
+
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request):

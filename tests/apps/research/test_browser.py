@@ -8,7 +8,7 @@ import pytest
 
 from apps.research.models import BacktestRun
 from apps.research.services.runs import backtest_execute, backtest_submit
-from tests.browser.conftest import CHROMIUM, chromium, login, page, screenshot  # noqa: F401  (fixtures)
+from tests.browser_support import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -17,11 +17,11 @@ pytestmark = [
 ]
 
 
-def test_progress_bar_is_live_and_results_appear(  # noqa: F811
+def test_progress_bar_is_live_and_results_appear(
     live_server,
-    page,  # noqa: F811
-    login,  # noqa: F811
-    screenshot,  # noqa: F811
+    page,
+    login,
+    screenshot,
     strategy,
     people,
     monkeypatch,

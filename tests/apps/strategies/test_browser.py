@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from apps.strategies.models import ModelVersion, PromotionRequest, Stage
-from tests.browser.conftest import CHROMIUM, chromium, login, page, screenshot  # noqa: F401  (fixtures)
+from tests.browser_support import CHROMIUM
 
 from .conftest import make_backtest, make_people, make_strategy, make_version
 
@@ -17,7 +17,7 @@ pytestmark = [
 ]
 
 
-def test_request_then_approve_in_the_browser(live_server, page, login, screenshot):  # noqa: F811
+def test_request_then_approve_in_the_browser(live_server, page, login, screenshot):
     from apps.universes.models import Universe
 
     Universe.objects.create(name="sp500")
