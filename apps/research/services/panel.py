@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db.models import F, FloatField, Q
 from django.db.models.functions import Cast
 
-from apps.marketdata.models import Bar, Instrument
+from apps.marketdata.models import Bar, CorporateAction, Instrument
 from apps.universes.models import Membership, Universe
+from workers.engine.corporate_actions import CorporateActionError, split_adjust
 from workers.engine.panel import FREQUENCIES, Panel, PanelError
 
 BENCHMARK_SYMBOL = "SPY"
@@ -73,6 +74,26 @@ def _bars_frame(
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
+
+
+def _split_adjusted(frame: pd.DataFrame, *, end: dt.date, as_of: dt.datetime | None) -> pd.DataFrame:
+    """Back-adjust raw bars for the splits stored as CorporateAction rows (engine
+    `split_adjust`): positions are held in shares and marked to the close, so an unadjusted 4:1
+    split would book a fake -75% day. Only splits known by the decision time are applied (ex-date
+    before `end`, and not after `as_of`)."""
+    splits = CorporateAction.objects.filter(
+        kind=CorporateAction.Kind.SPLIT, instrument__symbol__in=frame["symbol"].unique().tolist(), ex_date__lt=end
+    )
+    if as_of is not None:
+        splits = splits.filter(ex_date__lte=as_of.astimezone(_market_tz()).date())
+    rows = list(splits.values_list("instrument__symbol", "ex_date", "value"))
+    if not rows:
+        return frame
+    table = pd.DataFrame(rows, columns=["symbol", "ex_date", "ratio"])
+    try:
+        return split_adjust(frame, table, time_col="ts")
+    except CorporateActionError as exc:
+        raise PanelDataError(f"stored splits are unusable: {exc}") from exc
 
 
 def _reject_bad_rows(frame: pd.DataFrame) -> None:
@@ -200,6 +221,7 @@ def panel_build(
             f"no {frequency} bars between {start} and {end} for the {len(wanted)} members of universe {universe.name!r}"
         )
     _reject_bad_rows(frame)
+    frame = _split_adjusted(frame, end=end, as_of=as_of)
     wide = frame.pivot(index="ts", columns="symbol")
     index = pd.DatetimeIndex(wide.index)
     names = list(wide["close"].columns)
