@@ -4,14 +4,20 @@ Pure functions over plain data (no database): the services gather the evidence i
 thresholds and the stages a version has entered before, and these functions say whether each
 gate passes, with the value and threshold of every check so a person can see *why*.
 
-Evidence items follow a small protocol (`.kind`, `.pk`, `.status`, `.metrics`), satisfied by the
-research app's runs and by the `EvidenceItem` snapshot the services build from them.
+Evidence items follow a small protocol (`.kind`, `.pk`, `.status`, `.metrics`, `.config_sha`),
+satisfied by the `EvidenceItem` snapshot the services build from the research app's runs.
+
+Evidence is bound to the configuration it was produced with: a backtest only counts for a version
+whose config snapshot hashes the same (`config_sha256`). Without that, a backtest of config A
+could carry a version trained on an edited config B through the candidate gate.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,6 +49,34 @@ DEFAULT_GATE_THRESHOLDS: dict[str, float] = {
 }
 
 SUCCEEDED = "succeeded"
+# Hex digits of a config sha shown to people (the full sha is stored and compared).
+SHORT_SHA = 12
+
+
+def config_sha256(config: Mapping[str, Any]) -> str:
+    """The sha256 of a config snapshot as canonical JSON (sorted keys, no whitespace, NaN refused).
+
+    Nothing is left out. Training and a backtest of the same model both snapshot
+    `strategy_config_validate(strategy.config).to_dict()`, so no field legitimately differs
+    between them; in particular not the ones it is tempting to exempt:
+    - `research` (the window): the backtest and the training both build their panel from it, so
+      a different window is a different experiment, and exempting it would allow shopping for
+      the window with the best numbers;
+    - `seed`: it changes the learned models' numbers, so exempting it would allow seed shopping;
+    - `gates`: it does not change the numbers, but thresholds are read from the strategy's
+      current config (which may only tighten the desk bar), not from this snapshot, so the cost
+      of keeping it in is one re-run after editing it, and the rule stays "same config, byte for
+      byte" with no judgement calls a reviewer has to re-check.
+    Snapshots are validated dicts (numbers already coerced), so equal configs hash equally.
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config snapshot must be a JSON object, got {type(config).__name__}")
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def short_sha(sha: str) -> str | None:
+    return sha[:SHORT_SHA] if sha else None
 
 
 class Evidence(Protocol):
@@ -50,6 +84,16 @@ class Evidence(Protocol):
     pk: Any
     status: str
     metrics: dict
+    config_sha: str  # config_sha256 of the run's config snapshot; "" when the run has none
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """What the gates need to know about the version itself: the stages it has entered (from the
+    log) and the sha of the config it was trained (or parameterised) with."""
+
+    stages_entered: frozenset[str]
+    config_sha: str
 
 
 def request_kind(from_stage: str, to_stage: str) -> str:
@@ -116,10 +160,11 @@ def _label(e: Evidence) -> str:
     return f"{e.kind} #{e.pk}"
 
 
-def _gate_backtest_oos(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
-    """Every attached backtest must be a finished out-of-sample run meeting Sharpe, drawdown and
-    trade-count thresholds, and there must be at least one: a failing run cannot be promoted, and
-    a passing run cannot carry a failing one along."""
+def _gate_backtest_oos(evidence: Sequence[Evidence], t: dict, version: VersionFacts) -> GateResult:
+    """Every attached backtest must be a finished out-of-sample run of the version's own config
+    meeting Sharpe, drawdown and trade-count thresholds, and there must be at least one: a failing
+    run cannot be promoted, a passing run cannot carry a failing one along, and a run of another
+    config (even of the same strategy, before an edit) is not evidence for this version."""
     runs = [e for e in evidence if e.kind == "backtest"]
     if not runs:
         return GateResult("backtest_oos", False, "no backtest attached as evidence")
@@ -128,6 +173,17 @@ def _gate_backtest_oos(evidence: Sequence[Evidence], t: dict, stages_entered: se
         m = e.metrics or {}
         label = _label(e)
         checks.append(Check(label, "status", e.status, "==", SUCCEEDED, e.status == SUCCEEDED))
+        same_config = bool(e.config_sha) and e.config_sha == version.config_sha
+        checks.append(
+            Check(
+                label,
+                "config matches version",
+                short_sha(e.config_sha),
+                "==",
+                short_sha(version.config_sha),
+                same_config,
+            )
+        )
         checks.append(Check(label, "oos", m.get("oos"), "==", True, m.get("oos") is True))
         checks.append(_compare(label, "sharpe", _num(m, "sharpe"), ">=", t["min_sharpe"]))
         checks.append(_compare(label, "max_drawdown", _num(m, "max_drawdown"), "<=", t["max_drawdown"]))
@@ -141,14 +197,14 @@ def _gate_backtest_oos(evidence: Sequence[Evidence], t: dict, stages_entered: se
     return GateResult("backtest_oos", not failed, detail, tuple(checks))
 
 
-def _gate_was_candidate(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
-    ok = CANDIDATE in stages_entered
+def _gate_was_candidate(evidence: Sequence[Evidence], t: dict, version: VersionFacts) -> GateResult:
+    ok = CANDIDATE in version.stages_entered
     check = Check("", "entered candidate", ok, "==", True, ok)
     detail = "approved as candidate" if ok else "the version was never approved as candidate"
     return GateResult("was_candidate", ok, detail, (check,))
 
 
-def _gate_paper_tracking(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
+def _gate_paper_tracking(evidence: Sequence[Evidence], t: dict, version: VersionFacts) -> GateResult:
     """Enough days of paper trading whose returns track the backtest. Until the live half of the
     desk records paper runs there is no such evidence and this gate fails, as it should."""
     runs = [e for e in evidence if e.kind == "paper"]
@@ -174,8 +230,8 @@ def _gate_paper_tracking(evidence: Sequence[Evidence], t: dict, stages_entered: 
     return GateResult("paper_tracking", not failed, detail, tuple(checks))
 
 
-def _gate_previously_live(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
-    ok = LIVE in stages_entered
+def _gate_previously_live(evidence: Sequence[Evidence], t: dict, version: VersionFacts) -> GateResult:
+    ok = LIVE in version.stages_entered
     check = Check("", "was live before", ok, "==", True, ok)
     detail = (
         "rollback to a version that was live" if ok else "only a version that was live before can go back"
@@ -183,7 +239,7 @@ def _gate_previously_live(evidence: Sequence[Evidence], t: dict, stages_entered:
     return GateResult("previously_live", ok, detail, (check,))
 
 
-def _gate_none(evidence: Sequence[Evidence], t: dict, stages_entered: set[str]) -> GateResult:
+def _gate_none(evidence: Sequence[Evidence], t: dict, version: VersionFacts) -> GateResult:
     return GateResult("none", True, "no gate: a second person's approval is enough")
 
 
@@ -207,10 +263,13 @@ def gates_evaluate(
     evidence: Sequence[Evidence],
     thresholds: dict[str, float],
     stages_entered: set[str],
+    config_sha: str,
 ) -> list[GateResult]:
-    """The gate results for one transition; raises TransitionNotAllowed if it is not in the table."""
+    """The gate results for one transition; raises TransitionNotAllowed if it is not in the table.
+    `config_sha` is the version's `config_sha256`, which evidence runs must match."""
     gate = TRANSITIONS.get((from_stage, to_stage))
     if gate is None:
         allowed = ", ".join(allowed_targets(from_stage)) or "nothing"
         raise TransitionNotAllowed(f"no transition {from_stage} -> {to_stage}; from {from_stage}: {allowed}")
-    return [GATES[gate](evidence, thresholds, stages_entered)]
+    version = VersionFacts(stages_entered=frozenset(stages_entered), config_sha=config_sha)
+    return [GATES[gate](evidence, thresholds, version)]

@@ -1,8 +1,10 @@
 """Evidence for promotions: runs of other apps, read through a small protocol.
 
-A request stores a JSON snapshot of its evidence (kind, id, status, key metrics) so the record
-stays readable whatever happens to the runs later; at approval the runs are read again from
-their source so a run that changed (or vanished) since the request is judged as it is now.
+A request stores a JSON snapshot of its evidence (kind, id, status, key metrics, and the sha256 of
+the run's config snapshot) so the record stays readable whatever happens to the runs later; at
+approval the runs are read again from their source so a run that changed (or vanished) since the
+request is judged as it is now — including its config, which the candidate gate compares with the
+version's (see `lifecycle.config_sha256`).
 
 Sources are model labels per evidence kind: backtests are `research.BacktestRun`; paper-trading
 records do not exist yet (the live half of the desk adds its model via
@@ -20,7 +22,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db.models import Q
 
-from ..lifecycle import DEFAULT_GATE_THRESHOLDS
+from ..lifecycle import DEFAULT_GATE_THRESHOLDS, config_sha256
 from ..models import ModelVersion, Strategy
 from .errors import LifecycleError
 
@@ -47,6 +49,7 @@ class EvidenceItem:
     pk: int
     status: str
     metrics: dict[str, Any] = field(default_factory=dict)
+    config_sha: str = ""  # config_sha256 of the run's config snapshot; "" when missing or none
 
     @property
     def url(self) -> str:
@@ -55,7 +58,24 @@ class EvidenceItem:
 
     def snapshot(self) -> dict[str, Any]:
         metrics = {k: self.metrics[k] for k in SNAPSHOT_METRICS if k in self.metrics}
-        return {"kind": self.kind, "id": self.pk, "status": self.status, "metrics": metrics, "url": self.url}
+        return {
+            "kind": self.kind,
+            "id": self.pk,
+            "status": self.status,
+            "metrics": metrics,
+            "config_sha256": self.config_sha,
+            "url": self.url,
+        }
+
+
+def _item(kind: str, run) -> EvidenceItem:
+    """An evidence item read from a run as it is now. A source without a config (or with a config
+    that is not a JSON object) gets no sha, so a gate that binds evidence to a config fails on it."""
+    config = getattr(run, "config", None)
+    sha = config_sha256(config) if isinstance(config, dict) else ""
+    return EvidenceItem(
+        kind=kind, pk=run.pk, status=str(run.status), metrics=dict(run.metrics or {}), config_sha=sha
+    )
 
 
 def evidence_sources() -> dict[str, str]:
@@ -93,9 +113,7 @@ def evidence_resolve(*, model_version: ModelVersion, refs: Iterable[tuple[str, i
         run = _runs_of(model, model_version).filter(pk=pk).first()
         if run is None:
             raise LifecycleError(f"{kind} #{pk} is not a run of {model_version}")
-        items.append(
-            EvidenceItem(kind=kind, pk=run.pk, status=str(run.status), metrics=dict(run.metrics or {}))
-        )
+        items.append(_item(kind, run))
     return items
 
 
@@ -110,9 +128,7 @@ def evidence_reread(*, model_version: ModelVersion, snapshot: Sequence[dict]) ->
         if run is None:
             items.append(EvidenceItem(kind=kind, pk=pk, status="missing", metrics={}))
         else:
-            items.append(
-                EvidenceItem(kind=kind, pk=run.pk, status=str(run.status), metrics=dict(run.metrics or {}))
-            )
+            items.append(_item(kind, run))
     return items
 
 

@@ -16,7 +16,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import permissions
-from ..lifecycle import LIVE, RETIRED, TRANSITIONS, TransitionNotAllowed, gates_evaluate, request_kind
+from ..lifecycle import (
+    LIVE,
+    RETIRED,
+    TRANSITIONS,
+    TransitionNotAllowed,
+    config_sha256,
+    gates_evaluate,
+    request_kind,
+)
 from ..models import LifecycleEvent, ModelVersion, PromotionRequest, RequestStatus, Stage, Strategy
 from .errors import GateFailed, LifecycleError, SelfApprovalError
 from .evidence import EvidenceItem, evidence_reread, evidence_resolve, gate_thresholds
@@ -34,6 +42,8 @@ def stages_entered(version: ModelVersion) -> set[str]:
 
 
 def gates_check(*, version: ModelVersion, to_stage: str, evidence: list[EvidenceItem]) -> list[dict]:
+    """The gates for moving `version` to `to_stage` on this evidence, judged against the version's
+    own config snapshot (so evidence must be of the configuration the version was built from)."""
     try:
         results = gates_evaluate(
             from_stage=version.stage,
@@ -41,6 +51,7 @@ def gates_check(*, version: ModelVersion, to_stage: str, evidence: list[Evidence
             evidence=evidence,
             thresholds=gate_thresholds(version.strategy),
             stages_entered=stages_entered(version),
+            config_sha=config_sha256(version.config or {}),
         )
     except TransitionNotAllowed as exc:
         raise LifecycleError(str(exc)) from None

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 
 from apps.accounts.roles import ADMIN, APPROVER, QUANT, RISK_OFFICER, TRADER, VIEWER
 from apps.accounts.services import roles_sync
+from apps.strategies.config import strategy_config_validate
 from apps.strategies.models import ModelVersion, Stage
 from apps.strategies.services import model_version_create, strategy_create
 from apps.universes.models import Universe
@@ -80,14 +81,27 @@ def make_version(strategy, by, *, stage: str = Stage.RESEARCH) -> ModelVersion:
     return mv
 
 
-def make_backtest(strategy, by, *, version=None, status: str = "succeeded", metrics: dict | None = None):
+def make_backtest(
+    strategy,
+    by,
+    *,
+    version=None,
+    status: str = "succeeded",
+    metrics: dict | None = None,
+    config: dict | None = None,
+):
+    """A finished backtest row. Its config snapshot is taken the way the research app takes it
+    (the strategy's config validated with defaults filled in), so by default it is a run of the
+    same config as a version made from the strategy now; pass `config` for a run of another one."""
     from apps.research.models import BacktestRun
 
+    snapshot = strategy_config_validate(strategy.config if config is None else config).to_dict()
     return BacktestRun.objects.create(
         strategy=strategy,
         model_version=version,
         status=status,
-        config=strategy.config,
+        config=snapshot,
+        seed=snapshot["seed"],
         created_by=by,
         metrics=PASSING if metrics is None else metrics,
     )

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
-from apps.strategies.lifecycle import TRANSITIONS
+from apps.strategies.lifecycle import TRANSITIONS, config_sha256
 from apps.strategies.models import LifecycleEvent, ModelVersion, PromotionRequest, Stage
 from apps.strategies.services import (
     GateFailed,
@@ -77,6 +77,7 @@ def test_passing_evidence_promotes_and_logs_request_decision_and_transition(stra
             "id": bt.pk,
             "status": "succeeded",
             "metrics": PASSING,
+            "config_sha256": config_sha256(mv.config),
             "url": f"/research/backtests/{bt.pk}/",
         }
     ]
