@@ -52,6 +52,11 @@ class OptimizerAllocator:
         self._gamma_hint: float | None = None  # last bar's vol-search answer: where the next starts
         self.builds = 0  # how many times the problem was (re)built, for tests and benches
         self.retries = 0  # solves retried with the solver's default settings
+        self.risk_fits = 0  # factor model estimations (one per `risk_model_every` bars)
+        self._model: FactorRiskModel | None = None
+        self._model_t: int | None = None  # ctx.t of the bar the model was fitted at
+        self._model_key: tuple[int, int] | None = None  # (N, periods_per_year) it was fitted for
+        self._risk_loaded: FactorRiskModel | None = None  # the model whose values the problem holds
 
     def problem_for(self, bounds: Bounds) -> PortfolioProblem:
         """The cached problem, rebuilt only when the universe size or the sector map changes."""
@@ -102,9 +107,21 @@ class OptimizerAllocator:
             diagnostics=dict(bounds.diagnostics),
         )
 
-    def _optimise(self, ctx: AllocationContext, bounds: Bounds) -> tuple[np.ndarray, str, dict]:
+    def risk_model_for(self, ctx: AllocationContext) -> tuple[FactorRiskModel, bool]:
+        """The factor model for bar `ctx.t`: re-estimated from `ctx.returns_window` (past bars
+        only) every `risk_model_every` bars, otherwise the model of the last refresh — fitted on
+        data up to that earlier bar, never later. The same bar again, a bar before the last fit (a new run), another
+        universe size or another bar frequency always re-estimates. Returns (model, refreshed)."""
         cfg = self.config
-        t_risk = time.perf_counter()
+        n = np.asarray(ctx.alpha).shape[0]
+        key = (n, ctx.periods_per_year)
+        if (
+            self._model is not None
+            and self._model_key == key
+            and self._model_t is not None
+            and 0 < ctx.t - self._model_t < cfg.risk_model_every
+        ):
+            return self._model, False
         model = estimate_factor_model(
             ctx.returns_window,
             n_factors=cfg.n_factors,
@@ -112,27 +129,36 @@ class OptimizerAllocator:
             default_idio_vol=cfg.default_idio_vol,
             periods_per_year=ctx.periods_per_year,
         )
+        self._model, self._model_t, self._model_key = model, ctx.t, key
+        self.risk_fits += 1
+        return model, True
+
+    def _optimise(self, ctx: AllocationContext, bounds: Bounds) -> tuple[np.ndarray, str, dict]:
+        cfg = self.config
+        t_risk = time.perf_counter()
+        model, refreshed = self.risk_model_for(ctx)
         risk_ms = (time.perf_counter() - t_risk) * 1000.0
+        builds = self.builds
         problem = self.problem_for(bounds)
         per_bar = math.sqrt(ctx.periods_per_year)
         risk_budget = cfg.vol_max / per_bar if cfg.vol_max is not None else None
-        problem.set_values(
+        if refreshed or self.builds != builds or self._risk_loaded is not model:
+            problem.set_risk(loadings=model.exposures, idio_var=model.idio_var, risk_budget=risk_budget)
+            self._risk_loaded = model
+        problem.set_bar(
             alpha=bounds.alpha,
             w0=bounds.w0,
             lb=bounds.lb,
             ub=bounds.ub,
             cost=np.full(bounds.w0.shape[0], cfg.cost_bps * 1e-4),
-            loadings=model.exposures,
-            idio_var=model.idio_var,
             gamma=cfg.risk_aversion,
             soft_cap=cfg.sector_soft_cap,
             penalty=cfg.sector_penalty,
             hard_cap=cfg.sector_hard_cap,
             exposure=ctx.exposure_cap,
             turnover=bounds.turnover_cap,
-            risk_budget=risk_budget,
         )
-        search = _VolSearch(self, problem, model, bounds, ctx, risk_budget)
+        search = _VolSearch(self, problem, model, bounds, ctx)
         weights, status, diag = search.run(self._gamma_hint)
         self._gamma_hint = diag["gamma"] if diag["gamma"] > cfg.risk_aversion else None
         self._check_feasible(weights, bounds, ctx)
@@ -144,6 +170,8 @@ class OptimizerAllocator:
                 "n_holdings": int((weights > 0).sum()),
                 "risk_shrinkage": model.shrinkage,
                 "risk_ms": risk_ms,
+                "risk_refreshed": refreshed,
+                "risk_model_t": self._model_t,
                 "n_risk_estimated": int(model.estimated.sum()),
                 "solver": cfg.solver,
                 "vol_constraint": problem.vol_constraint,
@@ -238,10 +266,8 @@ class _VolSearch:
         model: FactorRiskModel,
         bounds: Bounds,
         ctx: AllocationContext,
-        risk_budget: float | None,
     ) -> None:
         self.owner, self.problem, self.model, self.bounds, self.ctx = owner, problem, model, bounds, ctx
-        self.risk_budget = risk_budget
         cfg = owner.config
         self.vmin, self.vmax = cfg.vol_min, cfg.vol_max
         self.base = cfg.risk_aversion
@@ -251,12 +277,7 @@ class _VolSearch:
 
     def solve_at(self, gamma: float) -> tuple[str, np.ndarray, float]:
         if gamma not in self.cache:
-            self.problem.set_gamma(
-                gamma,
-                loadings=self.model.exposures,
-                idio_var=self.model.idio_var,
-                risk_budget=self.risk_budget,
-            )
+            self.problem.set_gamma(gamma)
             status, w, ms = self.owner.solve_once(self.problem, self.bounds, self.ctx)
             self.solve_ms.append(ms)
             self.cache[gamma] = (status, w, self.model.vol(w, self.ctx.periods_per_year))

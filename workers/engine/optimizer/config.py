@@ -55,6 +55,11 @@ class OptimizerConfig:
     vol_mode: str = "auto"  # auto: SOC constraint for conic solvers, risk-aversion search for OSQP
     vol_search_max_solves: int = 8
     n_factors: int = 15
+    # Re-estimate the factor model every this many bars (ctx.t); in between, the model of the
+    # last refresh is kept (estimated on data up to that bar only). Risk models move on a slower
+    # clock than rebalancing: e.g. 7 (daily) or 35 (weekly) on hourly bars. A fit is ~15 ms at
+    # n = 500, as much as a solve, and an unchanged model lets OSQP keep its factorisation.
+    risk_model_every: int = 1
     min_obs: int = 60  # returns needed in the window for a name to get an estimated risk
     default_idio_vol: float = 0.80  # annualised idio vol for names with too little history
     # CLARABEL (interior point) is the default: on the real n = 500 problem with every constraint
@@ -102,6 +107,8 @@ class OptimizerConfig:
             )
         if self.n_factors < 1:
             raise OptimizerConfigError(f"n_factors must be >= 1, got {self.n_factors}")
+        if self.risk_model_every < 1:
+            raise OptimizerConfigError(f"risk_model_every must be >= 1, got {self.risk_model_every}")
         if self.min_obs < 2:
             raise OptimizerConfigError(f"min_obs must be >= 2, got {self.min_obs}")
         positive("default_idio_vol", self.default_idio_vol)
