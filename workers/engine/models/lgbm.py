@@ -29,8 +29,6 @@ import numpy as np
 from .base import check_matrix, check_training, coverage_ok, data_hash, empty_features, prepare_cross_section
 from .config import LGBMConfig, ModelError
 
-SMALL_BATCH_ROWS = 20_000
-
 
 def _params(config: LGBMConfig, objective: str) -> dict[str, Any]:
     return {
@@ -127,9 +125,10 @@ class LGBMModel:
         """(pred_ret, p_down or None) for prepared rows, before the coverage rule."""
         booster = self._require_fitted()
         X = check_matrix(X, len(self.feature_names))
-        # Rows are scored independently (thread count cannot change a result); for one live bar
-        # (~500 rows) waking a second thread costs more than it saves.
-        nt = 1 if X.shape[0] < SMALL_BATCH_ROWS else self.config.num_threads
+        # Rows are scored independently, so the thread count cannot change a result. Measured on
+        # our 2-core machines with OMP_WAIT_POLICY=PASSIVE: 500 rows x 200 trees take ~3.2 ms on
+        # one thread and ~1.6 ms on two, so even one live bar uses all configured threads.
+        nt = self.config.num_threads
         pred = np.asarray(booster.predict(X, num_threads=nt), dtype=np.float64)
         p_down = None
         if self.booster_down is not None:
