@@ -60,7 +60,9 @@ EQUITY = 5e8
 EXPOSURE_CAP = 0.9
 
 
-def bench_config(solver: str, solver_options: dict | None = None, risk_every: int = 1) -> OptimizerConfig:
+def bench_config(
+    solver: str, solver_options: dict | None = None, risk_every: int = 1, vol_mode: str = "auto"
+) -> OptimizerConfig:
     return OptimizerConfig(
         risk_aversion=1.0,
         cost_bps=5.0,
@@ -76,6 +78,7 @@ def bench_config(solver: str, solver_options: dict | None = None, risk_every: in
         vol_max=0.12,
         n_factors=15,
         risk_model_every=risk_every,
+        vol_mode=vol_mode,
         solver=solver,
         solver_options=solver_options or {},
     )
@@ -205,8 +208,9 @@ def run_solver(
     options: dict | None,
     risk_every: int,
     check_every: int,
+    vol_mode: str = "auto",
 ) -> dict:
-    cfg = bench_config(solver, options, risk_every)
+    cfg = bench_config(solver, options, risk_every, vol_mode)
     start_t = ctx_src.T - bars - 1
     alloc = OptimizerAllocator(cfg)
     # Prime: the first solve builds the problem; the book starts from that first target.
@@ -290,6 +294,7 @@ def main() -> None:
     parser.add_argument("--rebuild-bars", type=int, default=5)
     parser.add_argument("--risk-every", type=int, default=5, help="risk model refresh cadence (bars)")
     parser.add_argument("--check-every", type=int, default=5, help="objective check cadence (0: off)")
+    parser.add_argument("--vol-mode", default="auto", help="auto | constraint | search (see OptimizerConfig)")
     parser.add_argument("--osqp-options", default="{}", help="JSON of extra OSQP settings (tuning)")
     parser.add_argument("--clarabel-options", default="{}", help="JSON of extra CLARABEL settings")
     args = parser.parse_args()
@@ -303,7 +308,7 @@ def main() -> None:
     for solver in args.solvers.split(","):
         opts = json.loads({"OSQP": args.osqp_options, "CLARABEL": args.clarabel_options}.get(solver, "{}"))
         results[solver] = run_solver(
-            src, solver, args.bars, args.rebuild_bars, opts, args.risk_every, args.check_every
+            src, solver, args.bars, args.rebuild_bars, opts, args.risk_every, args.check_every, args.vol_mode
         )
     load_end = os.getloadavg()
     best = min(results, key=lambda s: results[s]["warm_p50_ms"])
