@@ -18,11 +18,12 @@ def test_load_demo_data_then_rerun_skips_everything():
     out = StringIO()
     call_command("load_demo_data", stdout=out)
     text = out.getvalue()
-    assert "demo data: 7 file(s) loaded, 0 already present" in text
+    assert "demo data: 8 file(s) loaded, 0 already present" in text
     assert "load  daily/kaggle_5yr_subset_30sym_2013_2018.csv.gz: partial" in text
 
     assert Membership.objects.filter(universe__name="sp500").count() == 1240
     assert Bar.objects.filter(frequency="1h", instrument__symbol="SPY").count() == 4944
+    assert Bar.objects.filter(frequency="1d", instrument__symbol="SPY").count() == 4482
     assert Bar.objects.filter(frequency="1h", source="aitrader").count() == 17748
     assert Bar.objects.filter(frequency="1d", source="pooksoft").values("instrument").distinct().count() == 10
     assert Instrument.objects.get(symbol="MMM").sector == "Industrials"
@@ -41,5 +42,5 @@ def test_load_demo_data_then_rerun_skips_everything():
     runs, bars = ImportRun.objects.count(), Bar.objects.count()
     again = StringIO()
     call_command("load_demo_data", stdout=again)
-    assert "demo data: 0 file(s) loaded, 7 already present" in again.getvalue()
+    assert "demo data: 0 file(s) loaded, 8 already present" in again.getvalue()
     assert (ImportRun.objects.count(), Bar.objects.count()) == (runs, bars)
