@@ -108,6 +108,27 @@ def prepare_cross_section(
     return np.ascontiguousarray(transform_features(X_raw.T, member, feature_transform, clip=clip).T)
 
 
+class FeatureModel:
+    """What the learned models share: a checked feature list, their config and the provenance the
+    artifact stores (training data hash, training window)."""
+
+    kind: str
+
+    def __init__(self, config: Any, *, feature_names: list[str]) -> None:
+        if not feature_names:
+            raise ModelError("a model needs at least one feature")
+        if len(set(feature_names)) != len(feature_names):
+            raise ModelError("feature names must be unique")
+        self.config = config
+        self.feature_names = list(feature_names)
+        self.data_hash: str | None = None
+        self.train_window: dict[str, Any] = {}
+
+    @property
+    def feature_transform(self) -> str:
+        return self.config.feature_transform
+
+
 class SignalModel(Protocol):
     """A fitted model turns prepared feature rows into a score (higher = more attractive)."""
 

@@ -26,7 +26,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import lightgbm as lgb  # noqa: E402
 import numpy as np
 
-from .base import check_matrix, check_training, coverage_ok, data_hash, empty_features, prepare_cross_section
+from .base import (
+    FeatureModel,
+    check_matrix,
+    check_training,
+    coverage_ok,
+    data_hash,
+    empty_features,
+    prepare_cross_section,
+)
 from .config import LGBMConfig, ModelError
 
 
@@ -49,25 +57,14 @@ def _params(config: LGBMConfig, objective: str) -> dict[str, Any]:
     }
 
 
-class LGBMModel:
+class LGBMModel(FeatureModel):
     kind = "lgbm"
 
     def __init__(self, config: LGBMConfig | None = None, *, feature_names: list[str]) -> None:
-        if not feature_names:
-            raise ModelError("a model needs at least one feature")
-        if len(set(feature_names)) != len(feature_names):
-            raise ModelError("feature names must be unique")
-        self.config = config or LGBMConfig()
-        self.feature_names = list(feature_names)
+        super().__init__(config or LGBMConfig(), feature_names=feature_names)
         self.booster_ret: lgb.Booster | None = None
         self.booster_down: lgb.Booster | None = None
         self.typical_loss: float = 0.0
-        self.data_hash: str | None = None
-        self.train_window: dict[str, Any] = {}
-
-    @property
-    def feature_transform(self) -> str:
-        return self.config.feature_transform
 
     def fit(
         self,

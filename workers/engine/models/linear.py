@@ -11,28 +11,25 @@ from typing import Any
 
 import numpy as np
 
-from .base import check_matrix, check_training, coverage_ok, data_hash, empty_features, prepare_cross_section
+from .base import (
+    FeatureModel,
+    check_matrix,
+    check_training,
+    coverage_ok,
+    data_hash,
+    empty_features,
+    prepare_cross_section,
+)
 from .config import ModelError, RidgeConfig
 
 
-class RidgeModel:
+class RidgeModel(FeatureModel):
     kind = "ridge"
 
     def __init__(self, config: RidgeConfig | None = None, *, feature_names: list[str]) -> None:
-        if not feature_names:
-            raise ModelError("a model needs at least one feature")
-        if len(set(feature_names)) != len(feature_names):
-            raise ModelError("feature names must be unique")
-        self.config = config or RidgeConfig()
-        self.feature_names = list(feature_names)
+        super().__init__(config or RidgeConfig(), feature_names=feature_names)
         self.coef: np.ndarray | None = None
         self.intercept: float = 0.0
-        self.data_hash: str | None = None
-        self.train_window: dict[str, Any] = {}
-
-    @property
-    def feature_transform(self) -> str:
-        return self.config.feature_transform
 
     def _design(self, X: np.ndarray) -> np.ndarray:
         # Prepared features are z-scores/ranks: NaN means "unknown", i.e. the cross-sectional mean.
