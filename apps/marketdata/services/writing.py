@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import repeat
 
@@ -19,10 +19,12 @@ import pandas as pd
 from django.db import connection
 
 from ..models import Bar, CorporateAction, Instrument
+from .phases import Timings, phase
 
 ProgressFn = Callable[..., None]
 
-_PG_EPOCH_S = 946_684_800  # 2000-01-01T00:00:00Z, the zero of PostgreSQL's binary timestamps
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # the zero of PostgreSQL's binary timestamps
+_PG_EPOCH_S = int(_PG_EPOCH.timestamp())
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 PRICE_FIELDS = ("open", "high", "low", "close")
@@ -32,16 +34,17 @@ PRICE_FIELDS = ("open", "high", "low", "close")
 _NUMERIC = np.dtype(
     [("ndigits", ">i2"), ("weight", ">i2"), ("sign", ">u2"), ("dscale", ">i2"), ("digits", ">i2", (5,))]
 )
-_COPY_ROW = np.dtype(
-    [
-        ("nfields", ">i2"),
-        ("instrument_id_len", ">i4"),
-        ("instrument_id", ">i8"),
-        ("ts_len", ">i4"),
-        ("ts", ">i8"),
-    ]
-    + [item for f in PRICE_FIELDS for item in ((f"{f}_len", ">i4"), (f, _NUMERIC))]
-    + [("volume_len", ">i4"), ("volume", ">i8")]
+# Every column of marketdata_bar but the id, in COPY order; the same layout feeds the staging table.
+_COPY_COLUMNS = (
+    "instrument_id",
+    "frequency",
+    "ts",
+    *PRICE_FIELDS,
+    "volume",
+    "known_at",
+    "source",
+    "ingested_at",
+    "import_run_id",
 )
 _STAGE = "marketdata_bar_stage"
 # Serialises bar imports with each other, so the "not already stored" test of one import cannot
@@ -50,27 +53,46 @@ _IMPORT_LOCK_KEY = 0x6D6B7464_62617273 & 0x7FFFFFFFFFFFFFFF  # "mktdbars"
 COPY_CHUNK_ROWS = 250_000
 SQLITE_BATCH_ROWS = 50_000
 SQLITE_IMPORT_CACHE_KIB = 256 * 1024
+_FAST_PRICE_MAX = 1e9  # below this every price keeps all 6 decimals within 15 significant digits
+
+
+def _copy_row_dtype(*, freq: bytes, source: bytes) -> np.dtype:
+    """One binary COPY tuple of _COPY_COLUMNS: a field count, then (length, value) per field.
+    The two text fields are constant per import, so the row has a fixed width."""
+    kinds = {
+        "frequency": f"S{len(freq)}",
+        "source": f"S{len(source)}",
+        **dict.fromkeys(PRICE_FIELDS, _NUMERIC),
+    }
+    fields = [("nfields", ">i2")]
+    for name in _COPY_COLUMNS:
+        fields += [(f"{name}_len", ">i4"), (name, kinds.get(name, ">i8"))]
+    return np.dtype(fields)
 
 
 def _numeric_binary(out: np.ndarray, values: np.ndarray) -> None:
     """Fill a _NUMERIC column from positive floats rounded to 6 decimals."""
-    # Split before scaling (values * 1e6 would lose decimals above ~9e9), and keep at most 15
-    # significant digits, as PostgreSQL's own float -> numeric does: beyond that a float64 holds
-    # binary noise, not the file's digits (999999999999.999 is 999999999999.9990234375).
     whole = np.floor(values)
-    int_digits = np.searchsorted(10.0 ** np.arange(1, 16), whole, side="right") + (whole >= 1)
-    decimals = np.clip(15 - int_digits, 0, 6)
-    step = 10.0 ** (6 - decimals)
-    frac = (np.round((values - whole) * 1e6 / step) * step).astype(np.int64)
+    if values.size and values.max() < _FAST_PRICE_MAX:
+        frac = np.rint((values - whole) * 1e6).astype(np.int64)
+    else:
+        # Keep at most 15 significant digits, as PostgreSQL's own float -> numeric does: beyond
+        # that a float64 holds binary noise, not the file's digits (999999999999.999 is
+        # 999999999999.9990234375). Split before scaling: values * 1e6 would lose decimals > ~9e9.
+        int_digits = np.searchsorted(10.0 ** np.arange(1, 16), whole, side="right") + (whole >= 1)
+        decimals = np.clip(15 - int_digits, 0, 6)
+        step = 10.0 ** (6 - decimals)
+        frac = (np.round((values - whole) * 1e6 / step) * step).astype(np.int64)
     whole = whole.astype(np.int64) + frac // 1_000_000  # a fraction that rounds up to 1.000000
     frac %= 1_000_000
     out["ndigits"], out["weight"], out["sign"], out["dscale"] = 5, 2, 0, 6
     digits = out["digits"]
-    digits[:, 0] = whole // 100_000_000
-    digits[:, 1] = (whole // 10_000) % 10_000
-    digits[:, 2] = whole % 10_000
-    digits[:, 3] = frac // 100
-    digits[:, 4] = (frac % 100) * 100
+    high, low4 = np.divmod(whole, 10_000)
+    digits[:, 0], digits[:, 1] = np.divmod(high, 10_000)
+    digits[:, 2] = low4
+    top, bottom = np.divmod(frac, 100)
+    digits[:, 3] = top
+    digits[:, 4] = bottom * 100
 
 
 def instruments_ensure(*, symbols: list[str]) -> tuple[dict[str, int], int]:
@@ -102,72 +124,123 @@ def bars_bulk_insert(
     run_id: int,
     ingested_at: datetime,
     progress: ProgressFn | None = None,
+    timings: Timings | None = None,
 ) -> int:
-    """Insert the validated bars, skipping ones already stored; returns the number inserted."""
-    instrument_id = _instrument_ids(valid, ids)
-    ts_s = _ts_seconds(valid)
-    # Time-major order: the pkey, (frequency, ts) index and heap are appended to, and the unique
-    # (instrument, frequency, ts) index only has one hot page per instrument.
-    order = np.lexsort((instrument_id, ts_s))
-    cols = {
-        "instrument_id": instrument_id[order],
-        "ts": ts_s[order],
-        **{
-            f: np.round(valid[f].to_numpy(dtype=np.float64)[order], 6)
-            for f in ("open", "high", "low", "close")
-        },
-        "volume": valid["volume"].to_numpy(dtype=np.int64)[order],
-    }
+    """Insert the validated bars, skipping ones already stored; returns the number inserted.
+    `timings` (optional) receives the seconds of each write phase."""
+    with phase(timings, "write_prepare"):
+        instrument_id = _instrument_ids(valid, ids)
+        ts_s = _ts_seconds(valid)
+        # Instrument-major order: the pkey and the unique (instrument, frequency, ts) index are
+        # appended to (full leaf pages; time-major order split every instrument's pages 50/50 and
+        # left that index 1.8x larger), the (frequency, ts) index has few hot pages (one entry
+        # per stamp, deduplicated), and each instrument's history lands on adjacent heap pages,
+        # which is how research reads it. Measured on the 2.4M-row daily file: COPY ~10% faster.
+        order = np.lexsort((ts_s, instrument_id))
+        cols = {
+            "instrument_id": instrument_id[order],
+            "ts": ts_s[order],
+            **{f: valid[f].to_numpy(dtype=np.float64)[order] for f in PRICE_FIELDS},
+            "volume": valid["volume"].to_numpy(dtype=np.int64)[order],
+        }
     writer = _insert_postgres if connection.vendor == "postgresql" else _insert_sqlite
     return writer(
-        cols=cols, freq=freq, source=source, run_id=run_id, ingested_at=ingested_at, progress=progress
+        cols=cols,
+        freq=freq,
+        source=source,
+        run_id=run_id,
+        ingested_at=ingested_at,
+        progress=progress,
+        timings=timings,
     )
 
 
-def _insert_postgres(*, cols, freq, source, run_id, ingested_at, progress) -> int:
-    n = len(cols["ts"])
-    rows = np.empty(n, dtype=_COPY_ROW)
-    rows["nfields"] = 7
-    rows["instrument_id_len"] = rows["ts_len"] = rows["volume_len"] = 8
+def _copy_rows(*, cols, freq: str, source: str, run_id: int, ingested_at: datetime) -> np.ndarray:
+    """The bars as binary COPY tuples of _COPY_COLUMNS, built column by column in numpy."""
+    freq_b, source_b = freq.encode(), source.encode()
+    rows = np.empty(len(cols["ts"]), dtype=_copy_row_dtype(freq=freq_b, source=source_b))
+    rows["nfields"] = len(_COPY_COLUMNS)
+    for name in _COPY_COLUMNS:
+        rows[f"{name}_len"] = rows.dtype[name].itemsize
+    ts_us = (cols["ts"] - _PG_EPOCH_S) * 1_000_000  # timestamptz: microseconds since 2000-01-01 UTC
     rows["instrument_id"] = cols["instrument_id"]
-    rows["ts"] = (cols["ts"] - _PG_EPOCH_S) * 1_000_000  # timestamptz: microseconds since 2000-01-01 UTC
-    rows["volume"] = cols["volume"]
+    rows["frequency"] = freq_b
+    rows["ts"] = rows["known_at"] = ts_us
     for f in PRICE_FIELDS:
-        rows[f"{f}_len"] = _NUMERIC.itemsize
         _numeric_binary(rows[f], cols[f])
+    rows["volume"] = cols["volume"]
+    rows["source"] = source_b
+    rows["ingested_at"] = (ingested_at - _PG_EPOCH) // timedelta(microseconds=1)
+    rows["import_run_id"] = run_id
+    return rows
+
+
+def _stored_overlap(cur, *, table: str, cols, freq: str) -> bool:
+    """Whether any instrument of the file already has a bar of this frequency within the file's
+    time range for that instrument: one index range probe per instrument."""
+    spans = pd.Series(cols["ts"]).groupby(cols["instrument_id"]).agg(["min", "max"])
+    cur.execute(
+        f"SELECT EXISTS (SELECT 1 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS f(iid, lo, hi) "
+        f"WHERE EXISTS (SELECT 1 FROM {table} b WHERE b.instrument_id = f.iid AND b.frequency = %s "
+        "AND b.ts BETWEEN to_timestamp(f.lo) AND to_timestamp(f.hi)))",
+        [spans.index.tolist(), spans["min"].tolist(), spans["max"].tolist(), freq],
+    )
+    return bool(cur.fetchone()[0])
+
+
+def _copy(cur, *, table: str, rows: np.ndarray, progress: ProgressFn | None) -> None:
+    n = len(rows)
+    with cur.cursor.copy(
+        f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
+        copy.write(_COPY_HEADER)
+        for start in range(0, n, COPY_CHUNK_ROWS):
+            copy.write(memoryview(rows[start : start + COPY_CHUNK_ROWS]).cast("B"))
+            if progress:
+                progress(stage="write", done=min(start + COPY_CHUNK_ROWS, n), total=n)
+        copy.write(_COPY_TRAILER)
+
+
+def _insert_postgres(*, cols, freq, source, run_id, ingested_at, progress, timings) -> int:
+    with phase(timings, "write_encode"):
+        rows = _copy_rows(cols=cols, freq=freq, source=source, run_id=run_id, ingested_at=ingested_at)
     table = connection.ops.quote_name(Bar._meta.db_table)
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK_KEY])
-        cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
-        cur.execute(
-            f"CREATE TEMP TABLE {_STAGE} (instrument_id bigint, ts timestamptz, open numeric(18, 6), "
-            "high numeric(18, 6), low numeric(18, 6), close numeric(18, 6), volume bigint) ON COMMIT DROP"
-        )
-        copy_sql = f"COPY {_STAGE} (instrument_id, ts, open, high, low, close, volume) FROM STDIN WITH (FORMAT BINARY)"
-        with cur.cursor.copy(copy_sql) as copy:
-            copy.write(_COPY_HEADER)
-            for start in range(0, n, COPY_CHUNK_ROWS):
-                copy.write(rows[start : start + COPY_CHUNK_ROWS].tobytes())
-                if progress:
-                    progress(stage="write", done=min(start + COPY_CHUNK_ROWS, n), total=n)
-            copy.write(_COPY_TRAILER)
-        # An anti-join rather than ON CONFLICT DO NOTHING: speculative insertion costs about twice
-        # the CPU per row, and the advisory lock above already rules out a concurrent import.
-        cur.execute(
-            f"INSERT INTO {table} (instrument_id, frequency, ts, open, high, low, close, volume, known_at, "
-            "source, ingested_at, import_run_id) "
-            f"SELECT s.instrument_id, %s, s.ts, s.open, s.high, s.low, s.close, s.volume, s.ts, %s, %s, %s "
-            f"FROM {_STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} b "
-            "WHERE b.instrument_id = s.instrument_id AND b.frequency = %s AND b.ts = s.ts)",
-            [freq, source, ingested_at, run_id, freq],
-        )
-        inserted = cur.rowcount
-        cur.execute(f"DROP TABLE {_STAGE}")
+        with phase(timings, "write_lock_and_overlap_check"):
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK_KEY])
+            # A crash can lose this commit (never corrupt the database), and an import is re-run
+            # safely; in exchange the commit does not wait for the WAL flush.
+            cur.execute("SET LOCAL synchronous_commit = off")
+            overlap = _stored_overlap(cur, table=table, cols=cols, freq=freq)
+        if not overlap:
+            # No stored bar can collide with the file, so its rows go straight into the table
+            # (the unique constraint still refuses a duplicate written by anything else).
+            with phase(timings, "write_copy_direct"):
+                _copy(cur, table=table, rows=rows, progress=progress)
+            return len(rows)
+        with phase(timings, "write_copy_stage"):
+            cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+            cur.execute(
+                f"CREATE TEMP TABLE {_STAGE} ON COMMIT DROP AS "
+                f"SELECT {', '.join(_COPY_COLUMNS)} FROM {table} WITH NO DATA"
+            )
+            _copy(cur, table=_STAGE, rows=rows, progress=progress)
+        with phase(timings, "write_insert_new"):
+            # An anti-join rather than ON CONFLICT DO NOTHING: speculative insertion costs about
+            # twice the CPU per row, and the advisory lock above rules out a concurrent import.
+            cur.execute(
+                f"INSERT INTO {table} ({', '.join(_COPY_COLUMNS)}) SELECT {', '.join(_COPY_COLUMNS)} "
+                f"FROM {_STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} b "
+                "WHERE b.instrument_id = s.instrument_id AND b.frequency = s.frequency AND b.ts = s.ts)"
+            )
+            inserted = cur.rowcount
+            cur.execute(f"DROP TABLE {_STAGE}")
     return inserted
 
 
-def _insert_sqlite(*, cols, freq, source, run_id, ingested_at, progress) -> int:
+def _insert_sqlite(*, cols, freq, source, run_id, ingested_at, progress, timings) -> int:
     n = len(cols["ts"])
+    prices = {f: np.round(cols[f], 6) for f in PRICE_FIELDS}
     adapt = connection.ops.adapt_datetimefield_value
     # Format each distinct stamp once, the way Django stores datetimes in SQLite.
     codes, uniques = pd.factorize(cols["ts"])
@@ -179,7 +252,7 @@ def _insert_sqlite(*, cols, freq, source, run_id, ingested_at, progress) -> int:
     )
     ingested = adapt(ingested_at)
     inserted = 0
-    with connection.cursor() as cur:
+    with connection.cursor() as cur, phase(timings, "write_insert_sqlite"):
         # A large page cache for this connection while it writes millions of index entries.
         cur.execute("PRAGMA cache_size")
         cache_size = cur.fetchone()[0]
@@ -192,10 +265,10 @@ def _insert_sqlite(*, cols, freq, source, run_id, ingested_at, progress) -> int:
                     cols["instrument_id"][part].tolist(),
                     repeat(freq),
                     ts_text,
-                    cols["open"][part].tolist(),
-                    cols["high"][part].tolist(),
-                    cols["low"][part].tolist(),
-                    cols["close"][part].tolist(),
+                    prices["open"][part].tolist(),
+                    prices["high"][part].tolist(),
+                    prices["low"][part].tolist(),
+                    prices["close"][part].tolist(),
                     cols["volume"][part].tolist(),
                     ts_text,
                     repeat(source),
