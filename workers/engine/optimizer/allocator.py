@@ -32,6 +32,7 @@ from .bounds import Bounds, compute_bounds, hold_fallback, sector_sums
 from .config import OptimizerConfig
 from .problem import PortfolioProblem
 from .risk_model import FactorRiskModel, estimate_factor_model
+from .working_set import WorkingSetProblem
 
 ACCEPTED_STATUSES = ("optimal", "optimal_inaccurate")
 FEASIBILITY_TOL = 1e-4  # accepted violation of turnover / sector caps after repair
@@ -48,7 +49,7 @@ class SolveFailed(RuntimeError):
 class OptimizerAllocator:
     def __init__(self, config: OptimizerConfig | None = None) -> None:
         self.config = config or OptimizerConfig()
-        self._problem: PortfolioProblem | None = None
+        self._problem: PortfolioProblem | WorkingSetProblem | None = None
         self._gamma_hint: float | None = None  # last bar's vol-search answer: where the next starts
         self.builds = 0  # how many times the problem was (re)built, for tests and benches
         self.retries = 0  # solves retried with the solver's default settings
@@ -58,23 +59,26 @@ class OptimizerAllocator:
         self._model_key: tuple[int, int] | None = None  # (N, periods_per_year) it was fitted for
         self._risk_loaded: FactorRiskModel | None = None  # the model whose values the problem holds
 
-    def problem_for(self, bounds: Bounds) -> PortfolioProblem:
+    def problem_for(self, bounds: Bounds) -> PortfolioProblem | WorkingSetProblem:
         """The cached problem, rebuilt only when the universe size or the sector map changes."""
         p = self._problem
         vol_constraint = self.config.vol_as_constraint
+        size = self.config.working_set
         same = (
             p is not None
             and p.vol_constraint == vol_constraint
             and p.g == bounds.n_sector_rows
             and np.array_equal(p.sector_rows, bounds.sector_rows)
+            and getattr(p, "size", None) == size
         )
         if not same:
-            p = PortfolioProblem(
+            common = dict(
                 sector_rows=bounds.sector_rows,
                 n_sector_rows=bounds.n_sector_rows,
                 k=self.config.n_factors,
                 vol_constraint=vol_constraint,
             )
+            p = WorkingSetProblem(**common, size=size) if size is not None else PortfolioProblem(**common)
             self._problem = p
             self.builds += 1
         return p
@@ -161,6 +165,8 @@ class OptimizerAllocator:
         search = _VolSearch(self, problem, model, bounds, ctx)
         weights, status, diag = search.run(self._gamma_hint)
         self._gamma_hint = diag["gamma"] if diag["gamma"] > cfg.risk_aversion else None
+        if isinstance(problem, WorkingSetProblem):
+            diag.update(problem.info.get(diag["gamma"], {}))
         self._check_feasible(weights, bounds, ctx)
         diag.update(
             {

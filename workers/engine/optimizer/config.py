@@ -74,6 +74,10 @@ class OptimizerConfig:
     solver: str = "CLARABEL"
     solver_options: dict = field(default_factory=dict)
     dust: float = 1e-6  # target weights below this are set to zero
+    # Exact working-set solve (see working_set.py): solve on this many names (held + the best by
+    # a marginal-utility screen), certify optimality for all N with the KKT check, fall back to
+    # the full problem when that fails or the held names do not fit. None: always the full problem.
+    working_set: int | None = None
 
     def __post_init__(self) -> None:
         def positive(name: str, value: float | None, *, allow_zero: bool = False) -> None:
@@ -117,6 +121,14 @@ class OptimizerConfig:
         if self.min_obs < 2:
             raise OptimizerConfigError(f"min_obs must be >= 2, got {self.min_obs}")
         positive("default_idio_vol", self.default_idio_vol)
+        if self.working_set is not None and (
+            not isinstance(self.working_set, int)
+            or isinstance(self.working_set, bool)
+            or self.working_set < 1
+        ):
+            raise OptimizerConfigError(
+                f"working_set must be a positive int or None, got {self.working_set!r}"
+            )
         if self.vol_search_max_solves < 1:
             raise OptimizerConfigError("vol_search_max_solves must be >= 1")
 

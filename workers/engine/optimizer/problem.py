@@ -60,6 +60,7 @@ class PortfolioProblem:
         vol_constraint: bool,
         objective_scale: float | None = None,
         unit: float | None = None,
+        sector_parameter: bool = False,
     ) -> None:
         n, g = len(sector_rows), n_sector_rows
         self.n, self.k, self.g = n, k, g
@@ -68,6 +69,12 @@ class PortfolioProblem:
         self.unit = WEIGHT_UNIT if unit is None else unit
         self.sector_rows = np.asarray(sector_rows).copy()
         self.sector = sp.csr_array((np.ones(n), (self.sector_rows, np.arange(n))), shape=(g, n))
+        # Working-set slots hold different names every bar: their sector membership is a dense
+        # (g, K) Parameter (g * K ~ 2k entries at K = 150) instead of a per-universe constant.
+        self.membership: cp.Parameter | None = None
+        if sector_parameter:
+            self.membership = cp.Parameter((g, n), nonneg=True, name="sector_membership")
+            self.membership.value = self.sector.toarray()
         self._alpha = np.zeros(n)
         self._cost = np.zeros(n)
         self._penalty = 0.0
@@ -101,7 +108,7 @@ class PortfolioProblem:
         self.y = cp.Variable(k, name="y")
         self.excess = cp.Variable(g, nonneg=True, name="sector_excess")
 
-        sector_w = self.sector @ self.w
+        sector_w = (self.membership if sector_parameter else self.sector) @ self.w
         objective = cp.Maximize(
             self.alpha @ self.w
             - self.cost @ self.trade
@@ -127,6 +134,16 @@ class PortfolioProblem:
                 cp.SOC(self.risk_budget, cp.hstack([self.y, cp.multiply(self.idio_sd, self.w)]))
             )
         self.problem = cp.Problem(objective, constraints)
+        self.constraints = constraints  # duals read by the working-set KKT check
+
+    def set_membership(self, rows: np.ndarray, active: np.ndarray) -> None:
+        """Slot i belongs to sector row `rows[i]` when `active[i]` (empty slots: no sector)."""
+        if self.membership is None:
+            raise ValueError("the problem was built with a constant sector map")
+        m = np.zeros((self.g, self.n))
+        idx = np.flatnonzero(active)
+        m[rows[idx], idx] = 1.0
+        self.membership.value = m
 
     def is_dpp(self) -> bool:
         return self.problem.is_dpp()
