@@ -86,6 +86,8 @@ def child(path: str) -> None:
     import django
 
     django.setup()
+    from django.db import connection
+
     from apps.marketdata.services import bars_import
 
     last = {"stage": None, "t": 0.0}
@@ -96,23 +98,50 @@ def child(path: str) -> None:
             print(f"{stage}: {done:,}/{total:,} rows", flush=True)
             last.update(stage=stage, t=now)
 
+    backend_pid = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend_pid = cur.fetchone()[0]
+
     for label in ("fresh", "again"):
         timings: dict[str, float] = {}
+        server_cpu0, client_cpu0 = backend_cpu_seconds(backend_pid), time.process_time()
         t0 = time.perf_counter()
         run = bars_import(
             path=path, freq="1d", source="pooksoft", skip_invalid=True, progress=progress, timings=timings
         )
         seconds = time.perf_counter() - t0
+        cpu = {"client_cpu_s": round(time.process_time() - client_cpu0, 2)}
+        if backend_pid is not None:
+            cpu["server_cpu_s"] = round(backend_cpu_seconds(backend_pid) - server_cpu0, 2)
         print(f"{label}: {run.status}: {run.message}", flush=True)
         print(f"{label} phases: {phases_text(timings, seconds)}", flush=True)
+        print(f"{label} CPU: {cpu} (wall {seconds:.2f} s)", flush=True)
         fields = ("rows_read", "rows_valid", "rows_rejected", "rows_inserted", "rows_existing")
         phases = {k: round(v, 2) for k, v in timings.items()}
         print(
             "RESULT "
             + json.dumps(
-                {"label": label, "seconds": seconds, "phases": phases, **{f: getattr(run, f) for f in fields}}
+                {
+                    "label": label,
+                    "seconds": seconds,
+                    "phases": phases,
+                    **cpu,
+                    **{f: getattr(run, f) for f in fields},
+                }
             )
         )
+
+
+def backend_cpu_seconds(pid: int | None) -> float:
+    """CPU seconds (user + system) of a PostgreSQL backend, from /proc when the server runs on
+    this machine (0.0 otherwise): unlike wall time, it hardly moves with the machine's load."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def phases_text(timings: dict[str, float], total: float) -> str:
@@ -170,6 +199,8 @@ def main() -> None:
         postgres_reimport_rows_per_s=round(rows / again["seconds"]),
         postgres_reimport_rows_existing=again["rows_existing"],
         postgres_phases_s=fresh["phases"],
+        postgres_server_cpu_s=fresh.get("server_cpu_s"),
+        postgres_client_cpu_s=fresh["client_cpu_s"],
         postgres_reimport_phases_s=again["phases"],
         load_average=os.getloadavg(),
     )
@@ -201,6 +232,7 @@ def main() -> None:
         sqlite_rows_per_s=round(s_fresh["rows_read"] / s_fresh["seconds"]),
         sqlite_reimport_rows_per_s=round(s_fresh["rows_read"] / s_again["seconds"]),
         sqlite_phases_s=s_fresh["phases"],
+        sqlite_cpu_s=s_fresh["client_cpu_s"],
         load_average=os.getloadavg(),
     )
     print(json.dumps(figures))

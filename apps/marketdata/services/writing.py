@@ -1,15 +1,22 @@
-"""Bulk writing of validated bars: PostgreSQL COPY into a staging table, SQLite batched inserts.
+"""Bulk writing of validated bars: PostgreSQL binary COPY, SQLite batched inserts.
 
 The ORM would spend minutes building 2.4M model instances; these paths write straight from the
 numpy columns. Both skip bars already stored on (instrument, frequency, ts), so a re-import
 writes 0 rows and the caller learns how many were new from the row counts. They must
 run inside the caller's transaction: a failure part-way leaves no bar of the file behind.
+
+PostgreSQL has two paths. When no stored bar of the file's instruments and frequency falls in
+the file's time range (one index probe per instrument), the rows are COPYed straight into
+marketdata_bar; otherwise into a temporary staging table, then inserted with an anti-join that
+skips the stored ones. Where the time goes (2.4M daily rows, fresh database): ~15 s of server
+CPU in the COPY (heap ~6 s, the three indexes the rest; the set-based instrument check of
+migration 0003 is negligible), ~5 s of client CPU (read, validate, encode, corporate actions).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import repeat
@@ -17,6 +24,7 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 from django.db import connection
+from psycopg.copy import QueuedLibpqWriter
 
 from ..models import Bar, CorporateAction, Instrument
 from .phases import Timings, phase
@@ -50,7 +58,7 @@ _STAGE = "marketdata_bar_stage"
 # Serialises bar imports with each other, so the "not already stored" test of one import cannot
 # race another import of the same bars (the unique constraint would still refuse a duplicate).
 _IMPORT_LOCK_KEY = 0x6D6B7464_62617273 & 0x7FFFFFFFFFFFFFFF  # "mktdbars"
-COPY_CHUNK_ROWS = 250_000
+COPY_CHUNK_ROWS = 100_000
 SQLITE_BATCH_ROWS = 50_000
 SQLITE_IMPORT_CACHE_KIB = 256 * 1024
 _FAST_PRICE_MAX = 1e9  # below this every price keeps all 6 decimals within 15 significant digits
@@ -188,43 +196,52 @@ def _stored_overlap(cur, *, table: str, cols, freq: str) -> bool:
     return bool(cur.fetchone()[0])
 
 
-def _copy(cur, *, table: str, rows: np.ndarray, progress: ProgressFn | None) -> None:
-    n = len(rows)
-    with cur.cursor.copy(
-        f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT BINARY)"
-    ) as copy:
+def _copy(cur, *, table: str, chunks: Iterator[np.ndarray], n: int, progress: ProgressFn | None) -> None:
+    """COPY the encoded chunks. A writer thread sends each chunk while the next one is encoded, so
+    the server's work overlaps the client's instead of waiting for it (and only a few chunks are
+    in memory at a time rather than the whole 430 MB file)."""
+    sql = f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT BINARY)"
+    done = 0
+    with cur.cursor.copy(sql, writer=QueuedLibpqWriter(cur.cursor)) as copy:
         copy.write(_COPY_HEADER)
-        for start in range(0, n, COPY_CHUNK_ROWS):
-            copy.write(memoryview(rows[start : start + COPY_CHUNK_ROWS]).cast("B"))
+        for rows in chunks:
+            copy.write(memoryview(rows).cast("B"))
+            done += len(rows)
             if progress:
-                progress(stage="write", done=min(start + COPY_CHUNK_ROWS, n), total=n)
+                progress(stage="write", done=done, total=n)
         copy.write(_COPY_TRAILER)
 
 
 def _insert_postgres(*, cols, freq, source, run_id, ingested_at, progress, timings) -> int:
-    with phase(timings, "write_encode"):
-        rows = _copy_rows(cols=cols, freq=freq, source=source, run_id=run_id, ingested_at=ingested_at)
+    n = len(cols["ts"])
+
+    def chunks() -> Iterator[np.ndarray]:
+        for start in range(0, n, COPY_CHUNK_ROWS):
+            part = {k: v[start : start + COPY_CHUNK_ROWS] for k, v in cols.items()}
+            with phase(timings, "write_encode (overlaps write_copy)"):
+                rows = _copy_rows(cols=part, freq=freq, source=source, run_id=run_id, ingested_at=ingested_at)
+            yield rows
+
     table = connection.ops.quote_name(Bar._meta.db_table)
     with connection.cursor() as cur:
         with phase(timings, "write_lock_and_overlap_check"):
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK_KEY])
-            # A crash can lose this commit (never corrupt the database), and an import is re-run
-            # safely; in exchange the commit does not wait for the WAL flush.
-            cur.execute("SET LOCAL synchronous_commit = off")
+            # synchronous_commit stays on: measured on the 2.4M-row file, the COMMIT's WAL flush
+            # takes ~5 ms (3 ms with it off), as the COPY's WAL is written out along the way.
             overlap = _stored_overlap(cur, table=table, cols=cols, freq=freq)
         if not overlap:
             # No stored bar can collide with the file, so its rows go straight into the table
             # (the unique constraint still refuses a duplicate written by anything else).
             with phase(timings, "write_copy_direct"):
-                _copy(cur, table=table, rows=rows, progress=progress)
-            return len(rows)
+                _copy(cur, table=table, chunks=chunks(), n=n, progress=progress)
+            return n
         with phase(timings, "write_copy_stage"):
             cur.execute(f"DROP TABLE IF EXISTS {_STAGE}")
             cur.execute(
                 f"CREATE TEMP TABLE {_STAGE} ON COMMIT DROP AS "
                 f"SELECT {', '.join(_COPY_COLUMNS)} FROM {table} WITH NO DATA"
             )
-            _copy(cur, table=_STAGE, rows=rows, progress=progress)
+            _copy(cur, table=_STAGE, chunks=chunks(), n=n, progress=progress)
         with phase(timings, "write_insert_new"):
             # An anti-join rather than ON CONFLICT DO NOTHING: speculative insertion costs about
             # twice the CPU per row, and the advisory lock above rules out a concurrent import.
