@@ -9,6 +9,7 @@ grouped into a few tail lengths that share intermediates). Because every feature
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,20 +55,38 @@ class FeatureSet:
         return pd.DataFrame(X, index=idx, columns=self.names)
 
 
-def compute_features(panel: Panel, names: Iterable[str] | None = None, *, dtype=np.float32) -> FeatureSet:
+def compute_features(
+    panel: Panel, names: Iterable[str] | None = None, *, dtype=np.float32, n_threads: int = 2
+) -> FeatureSet:
     """All (or the named) features over the whole panel, as an (F, T, N) array of `dtype`.
 
-    Computation is float64; only the stored result is cast (float32 halves memory for training)."""
+    Computation is float64; only the stored result is cast (float32 halves memory for training).
+    `n_threads` features run at once on a thread pool (numpy and bottleneck release the GIL in
+    their loops); shared intermediates are computed once under per-key locks, and every value is
+    the same call on the same inputs whatever the schedule, so the result is bit-identical to
+    `n_threads=1` (a plain loop, no pool)."""
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
+        raise ValueError(f"n_threads must be an int >= 1, got {n_threads!r}")
     specs = resolve(names)
     T, N = panel.shape
     values = np.empty((len(specs), T, N), dtype=dtype)
     ctx = FeatureContext(panel)
     shared = {dep for spec in specs for dep in spec.depends}  # memoised: computed once, read twice
-    for i, spec in enumerate(specs):
+
+    def run(i: int) -> None:
+        spec = specs[i]
         if spec.name in shared:
             values[i] = ctx.feature(spec.name)
         else:
             ctx.evaluate(spec.name, out=values[i])
+
+    if n_threads == 1 or len(specs) < 2:
+        for i in range(len(specs)):
+            run(i)
+    else:
+        with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="features") as pool:
+            for future in [pool.submit(run, i) for i in range(len(specs))]:
+                future.result()  # re-raises a feature's error here
     return FeatureSet(names=[s.name for s in specs], values=values, index=panel.index, symbols=panel.symbols)
 
 

@@ -6,6 +6,7 @@ last `lookback + 1` rows of the panel), which is why a feature may only use trai
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -33,6 +34,12 @@ class FeatureContext:
         self.last_only = last_only
         self.rows = slice(-1, None) if last_only else slice(None)
         self._memo: dict[str, np.ndarray] = {}
+        # Thread safety (compute_features runs features on a pool): one lock per memo key, so a
+        # shared intermediate is computed exactly once while other keys proceed in parallel. Keys
+        # nest along the feature dependency DAG only, so per-key locks cannot deadlock.
+        self._memo_ids: set[int] = set()  # ids of memoised values (kept alive by _memo)
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._key_locks_guard = threading.Lock()
         if last_only and len(self.close):  # the masks evaluate_last applies, once per context
             bar_last = np.isfinite(self.open[-1]) & np.isfinite(self.close[-1])
             self._no_bar_last = ~bar_last
@@ -60,10 +67,19 @@ class FeatureContext:
         return self.close.shape
 
     def memo(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
-        """Compute a shared intermediate once per context (callers must not modify the result)."""
+        """Compute a shared intermediate once per context (callers must not modify the result).
+        Thread-safe: concurrent callers of one key wait for the first one's result."""
         value = self._memo.get(key)
-        if value is None:
-            value = self._memo[key] = make()
+        if value is not None:
+            return value
+        with self._key_locks_guard:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            value = self._memo.get(key)
+            if value is None:
+                value = make()
+                self._memo_ids.add(id(value))
+                self._memo[key] = value
         return value
 
     # Shared intermediates used by many features.
@@ -94,15 +110,38 @@ class FeatureContext:
         return np.broadcast_to(series[:, None], (len(series), self.shape[1]))
 
     def window(
-        self, op: str, x: np.ndarray, w: int, *, min_count: int | None = None, lag: int = 0
+        self,
+        op: str,
+        x: np.ndarray,
+        w: int,
+        *,
+        min_count: int | None = None,
+        lag: int = 0,
+        key: str | None = None,
     ) -> np.ndarray:
         """Trailing w-bar `op` (mean/std/max/min/sum) ending `lag` bars before t, for results used
         only ELEMENTWISE toward the feature value (never fed into a shift or another window).
-        Full mode: every row. Live mode: only the last row, as a (1, N) array that broadcasts."""
+        Full mode: every row. Live mode: only the last row, as a (1, N) array that broadcasts.
+
+        `key` names the input (e.g. "ret") when several features take the same window of it: the
+        window is then computed once per context (the same call, so the same values)."""
         if self.last_only:
-            return last_window(op, x, w, min_count, lag)
-        out = ROLLING[op](x, w, min_count)
+            if key is None:
+                return last_window(op, x, w, min_count, lag)
+            return self.memo(
+                f"last:{op}:{key}:{w}:{min_count}:{lag}", lambda: last_window(op, x, w, min_count, lag)
+            )
+        out = self.rolling(op, x, w, min_count=min_count, key=key)
         return shift(out, lag) if lag else out
+
+    def rolling(
+        self, op: str, x: np.ndarray, w: int, *, min_count: int | None = None, key: str | None = None
+    ):
+        """The full-series trailing w-bar `op` of x (every row, in both modes: for series that feed
+        another window), memoised under `key` when given."""
+        if key is None:
+            return ROLLING[op](x, w, min_count)
+        return self.memo(f"rolling:{op}:{key}:{w}:{min_count}", lambda: ROLLING[op](x, w, min_count))
 
     def now(self, x: np.ndarray) -> np.ndarray:
         """The rows of x the output needs: all of them, or only the last in a live update."""
@@ -156,9 +195,7 @@ class FeatureContext:
             mask = self.nan_unless(self.universe, "universe")[first:]
         if out is None:
             # Own the result: copy memoised intermediates and read-only broadcasts, not fresh arrays.
-            fresh = (
-                raw.flags.writeable and raw.flags.owndata and not any(raw is v for v in self._memo.values())
-            )
+            fresh = raw.flags.writeable and raw.flags.owndata and id(raw) not in self._memo_ids
             out = raw if fresh else raw.copy()
             if mask is not None:
                 out += mask

@@ -125,9 +125,45 @@ def xs_rank(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
     A row with no valid value (an empty-universe bar) is all NaN, silently: that is not an error."""
     masked = np.where(valid, x, np.nan)
-    ranks = bn.nanrankdata(masked, axis=1)
+    ranks = row_ranks(masked)
     count = np.isfinite(masked).sum(axis=1, keepdims=True).astype(np.float64)
     return safe_div(ranks, np.broadcast_to(count, ranks.shape))
+
+
+def row_ranks(a: np.ndarray) -> np.ndarray:
+    """1-based ranks along each row of a 2-D float64 array, ties averaged, NaN for NaN: exactly
+    `bn.nanrankdata(a, axis=1)`, ~2x faster on (T, 500) panels.
+
+    Why not bottleneck: its argsort sees the NaNs, which push numpy's argsort off its SIMD path
+    (3x slower). Here NaN sorts as +inf (so a row containing a real +inf falls back to bottleneck),
+    and a tie group spanning sorted positions first..last gets (first + last) / 2 + 1, the exact
+    value bottleneck's sum-of-ranks / count gives (an integer or a half)."""
+    if a.ndim != 2:
+        raise ValueError(f"row_ranks needs a 2-D array, got shape {a.shape}")
+    T, N = a.shape
+    if T == 0 or N == 0 or np.isposinf(a).any():
+        return bn.nanrankdata(a, axis=1)
+    nan = np.isnan(a)
+    key = np.where(nan, np.inf, a)
+    order = np.argsort(key, axis=1)
+    s = np.take_along_axis(key, order, axis=1)
+    cols = np.arange(N)
+    defined = cols < (N - nan.sum(axis=1, keepdims=True))  # sorted positions of non-NaN values
+    ranked = np.where(defined, cols + 1.0, np.nan)  # right wherever there is no tie
+    tied = np.zeros((T, N), dtype=bool)  # sorted position j holds the value at j - 1
+    np.equal(s[:, 1:], s[:, :-1], out=tied[:, 1:])
+    tied &= defined
+    rows = np.flatnonzero(tied.any(axis=1))
+    if rows.size:  # average the tie groups, only on rows that have one
+        starts = ~tied[rows]
+        ends = np.ones_like(starts)
+        ends[:, :-1] = starts[:, 1:]
+        first = np.maximum.accumulate(np.where(starts, cols, 0), axis=1)
+        last = np.minimum.accumulate(np.where(ends, cols, N)[:, ::-1], axis=1)[:, ::-1]
+        ranked[rows] = np.where(defined[rows], (first + last) * 0.5 + 1.0, np.nan)
+    out = np.empty((T, N))
+    np.put_along_axis(out, order, ranked, axis=1)
+    return out
 
 
 def xs_zscore(x: np.ndarray, valid: np.ndarray) -> np.ndarray:

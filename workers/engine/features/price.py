@@ -95,12 +95,12 @@ def _register_breakouts(w: int) -> None:
     @feature(f"breakout_high_{w}", lookback=w, kind="price")
     def breakout_high(ctx: FeatureContext) -> np.ndarray:
         """log(close / highest high of the previous w bars): > 0 is a breakout above the range."""
-        return ctx.now(ctx.log_close) - np.log(ctx.window("max", ctx.high, w, lag=1))
+        return ctx.now(ctx.log_close) - np.log(ctx.window("max", ctx.high, w, lag=1, key="high"))
 
     @feature(f"breakout_low_{w}", lookback=w, kind="price")
     def breakout_low(ctx: FeatureContext) -> np.ndarray:
         """log(close / lowest low of the previous w bars): < 0 is a breakdown below the range."""
-        return ctx.now(ctx.log_close) - np.log(ctx.window("min", ctx.low, w, lag=1))
+        return ctx.now(ctx.log_close) - np.log(ctx.window("min", ctx.low, w, lag=1, key="low"))
 
 
 for _w in (20, 60):
@@ -110,7 +110,8 @@ for _w in (20, 60):
 @feature("range_pos_20", lookback=19, kind="price")
 def range_pos_20(ctx: FeatureContext) -> np.ndarray:
     """Where the close sits in the last 20 bars' high-low range (0 = at the low, 1 = at the high)."""
-    hi, lo = ctx.window("max", ctx.high, 20), ctx.window("min", ctx.low, 20)
+    # The same 20-bar extremes breakout_*_20 read (one bar later): computed once in full mode.
+    hi, lo = ctx.window("max", ctx.high, 20, key="high"), ctx.window("min", ctx.low, 20, key="low")
     return safe_div(ctx.now(ctx.close) - lo, hi - lo)
 
 

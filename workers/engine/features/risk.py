@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .context import FeatureContext
-from .ops import rstd, safe_div
+from .ops import safe_div
 from .registry import feature
 
 VOL_WINDOWS = (5, 20, 60)
@@ -15,15 +15,16 @@ BETA_WINDOW = 60
 
 
 def rvol(ctx: FeatureContext, w: int) -> np.ndarray:
-    """Sample std of 1-bar log returns over w bars, as a full series (for vol of vol)."""
-    return ctx.memo(f"rvol_{w}", lambda: rstd(ctx.ret, w))
+    """Sample std of 1-bar log returns over w bars, as a full series (for vol of vol); the same
+    memoised series the rvol_w feature reads in full mode."""
+    return ctx.rolling("std", ctx.ret, w, key="ret")
 
 
 def _register_rvol(w: int) -> None:
     @feature(f"rvol_{w}", lookback=w, kind="volatility")
     def realised_vol(ctx: FeatureContext) -> np.ndarray:
         """Realised volatility: std of the last w 1-bar log returns."""
-        return ctx.window("std", ctx.ret, w)
+        return ctx.window("std", ctx.ret, w, key="ret")
 
 
 for _w in VOL_WINDOWS:
@@ -36,10 +37,15 @@ def hl_range(ctx: FeatureContext) -> np.ndarray:
     return np.log(ctx.now(ctx.high)) - np.log(ctx.now(ctx.low))
 
 
+def _log_hl(ctx: FeatureContext) -> np.ndarray:
+    """log(high / low) per bar, every row (shared by the range-based volatility estimators)."""
+    return ctx.memo("log_hl", lambda: np.log(ctx.high) - np.log(ctx.low))
+
+
 @feature("parkinson_20", lookback=19, kind="volatility")
 def parkinson_20(ctx: FeatureContext) -> np.ndarray:
     """Parkinson range volatility over 20 bars: sqrt(mean(log(H/L)^2) / (4 ln 2))."""
-    hl = np.log(ctx.high) - np.log(ctx.low)
+    hl = _log_hl(ctx)
     return np.sqrt(ctx.window("mean", hl * hl, 20) / (4.0 * np.log(2.0)))
 
 
@@ -47,7 +53,7 @@ def parkinson_20(ctx: FeatureContext) -> np.ndarray:
 def garman_klass_20(ctx: FeatureContext) -> np.ndarray:
     """Garman-Klass volatility over 20 bars: sqrt(mean(0.5 log(H/L)^2 - (2 ln2 - 1) log(C/O)^2)),
     floored at 0 before the root (the estimator can dip negative on tiny-range bars)."""
-    hl = np.log(ctx.high) - np.log(ctx.low)
+    hl = _log_hl(ctx)
     co = ctx.log_close - np.log(ctx.open)
     var = ctx.window("mean", 0.5 * hl * hl - (2.0 * np.log(2.0) - 1.0) * co * co, 20)
     return np.sqrt(np.maximum(var, 0.0))
@@ -71,7 +77,7 @@ def vol_of_vol_40(ctx: FeatureContext) -> np.ndarray:
 @feature("vol_ratio_5_60", lookback=60, kind="volatility")
 def vol_ratio_5_60(ctx: FeatureContext) -> np.ndarray:
     """Short over long realised vol (> 1: volatility expanding)."""
-    return safe_div(ctx.window("std", ctx.ret, 5), ctx.window("std", ctx.ret, 60))
+    return safe_div(ctx.window("std", ctx.ret, 5, key="ret"), ctx.window("std", ctx.ret, 60, key="ret"))
 
 
 # --- factor exposure vs the benchmark ----------------------------------------------------------
