@@ -154,6 +154,12 @@ def test_deterministic_across_allocators_and_warm_resolves():
         assert np.array_equal(a, b)
 
 
+def test_universe_no_larger_than_the_set_uses_the_full_problem():
+    alloc = OptimizerAllocator(dataclasses.replace(binding_config(), working_set=60))
+    res = alloc.allocate(make_ctx(seed=1))  # N = 60
+    assert res.status == "optimal" and not isinstance(alloc._problem, WorkingSetProblem)
+
+
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
 def test_bad_working_set_size_is_rejected(bad):
     with pytest.raises(OptimizerConfigError, match="working_set"):
@@ -171,14 +177,14 @@ def _bench_module():
 @pytest.mark.skipif(not DAILY.exists(), reason=f"real data folder {DAILY} is absent")
 def test_working_set_equals_full_problem_on_real_data():
     """Five consecutive real n = 500 bars (the bench's contexts, every constraint active), the
-    book drifting with realised returns: the working-set optimum is the full one on each."""
+    book drifting with realised returns: the default working-set optimum is the full one on each."""
     bench = _bench_module()
     src = bench.Contexts()
     cfg = dataclasses.replace(bench.bench_config("CLARABEL"), solver_options=TIGHT)
     t0 = src.T - 8
     w = OptimizerAllocator(cfg).allocate(src.at(t0 - 1, np.zeros(bench.N_NAMES))).weights
     w = src.drift(w, t0 - 1)
-    ws_alloc = OptimizerAllocator(dataclasses.replace(cfg, working_set=150))
+    ws_alloc = OptimizerAllocator(dataclasses.replace(cfg, working_set=OptimizerConfig().working_set))
     for t in range(t0, t0 + 5):
         ctx = src.at(t, w)
         full_alloc = OptimizerAllocator(cfg)
@@ -192,4 +198,5 @@ def test_working_set_equals_full_problem_on_real_data():
         f_ws = objective(ctx, ws.weights, cfg, full_alloc._model, gamma)
         assert abs(f_ws - f_full) <= 1e-6 * abs(f_full)
         assert bench.violations(ctx, ws.weights, cfg, ws.diagnostics["ex_ante_vol"]) == []
+        assert ws.diagnostics["working_set_size"] == 60 and "working_set_fallback" not in ws.diagnostics
         w = src.drift(ws.weights, t)

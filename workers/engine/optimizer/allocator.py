@@ -5,6 +5,9 @@ re-solved with warm start each rebalance. A failed solve never raises out of `al
 result is the hold fallback (current weights clipped to what is allowed, scaled to the caps) with
 the solver status or exception text in `status` / `reason`.
 
+Working set (`OptimizerConfig.working_set`, see working_set.py): the same problem solved on K
+names and certified optimal for all N by a KKT check on the duals, else the full problem.
+
 Volatility band (annualised ex-ante, sqrt(w' Sigma w * periods_per_year)):
 - upper bound: with a conic solver (CLARABEL, SCS, ECOS) it is a SOC constraint of the problem.
   With OSQP (a QP solver) it is met by a search on risk aversion: raising gamma lowers ex-ante
@@ -64,6 +67,8 @@ class OptimizerAllocator:
         p = self._problem
         vol_constraint = self.config.vol_as_constraint
         size = self.config.working_set
+        if size is not None and size >= len(bounds.sector_rows):
+            size = None  # the working set would be every name: the full problem, without the check
         same = (
             p is not None
             and p.vol_constraint == vol_constraint

@@ -76,8 +76,15 @@ class OptimizerConfig:
     dust: float = 1e-6  # target weights below this are set to zero
     # Exact working-set solve (see working_set.py): solve on this many names (held + the best by
     # a marginal-utility screen), certify optimality for all N with the KKT check, fall back to
-    # the full problem when that fails or the held names do not fit. None: always the full problem.
-    working_set: int | None = None
+    # the full problem when that fails or the held names do not fit (both recorded in the
+    # diagnostics). None, or a universe no larger than this: always the full problem.
+    # 60 is the default because it is exact and ~3.7x faster on the real n = 500 bench (every
+    # constraint active, 100 bars, CLARABEL): CPU p50 8.1 ms vs 30.4 ms for the full problem,
+    # every bar certified by the KKT check in one round, no fallback, no constraint off by 1e-6,
+    # objective within 3.4e-7 of a 1e-10 full solve (full problem at the same tolerances: 2.3e-7).
+    # The bench book holds ~32 names; a strategy holding more than K names pays one cheap check
+    # and then the full solve each bar, so raise K (or set None) for much broader books.
+    working_set: int | None = 60
 
     def __post_init__(self) -> None:
         def positive(name: str, value: float | None, *, allow_zero: bool = False) -> None:
