@@ -326,7 +326,7 @@ def main() -> None:
     parser.add_argument("--vol-mode", default="auto", help="auto | constraint | search (see OptimizerConfig)")
     parser.add_argument(
         "--working-sets",
-        default="none,150",
+        default="none,60,150",
         help="comma list of working-set sizes for CLARABEL ('none' = full problem)",
     )
     parser.add_argument("--osqp-options", default="{}", help="JSON of extra OSQP settings (tuning)")

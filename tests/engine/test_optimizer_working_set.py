@@ -97,10 +97,10 @@ def test_buy_marginals_are_zero_for_names_bought_inside_their_bounds():
     assert (marg[at_ub] >= -1e-8).all()
 
 
-def test_kkt_check_adds_a_diversifier_the_screen_missed():
-    """A name with modest alpha (outside the screen's top K on an empty book) but a negative
+def diversifier_case():
+    """A name with modest alpha (outside the screen's top 16 on an empty book) but a negative
     loading on the market factor: once the book is long the market it diversifies, so the
-    optimum buys it. The first working-set solve leaves it out; the KKT check must add it."""
+    optimum buys it."""
     rng = np.random.default_rng(7)
     n, L = 60, 250
     market = rng.normal(0, 0.012, L)
@@ -108,7 +108,7 @@ def test_kkt_check_adds_a_diversifier_the_screen_missed():
     hedge = 59
     returns[:, hedge] = -0.8 * market + rng.normal(0, 0.006, L)
     alpha = rng.normal(1e-3, 2e-4, n)
-    alpha[hedge] = float(np.sort(alpha)[n - 25])  # rank 25: outside a screen of 16 on an empty book
+    alpha[hedge] = float(np.sort(alpha)[n - 25])  # rank 25 by alpha
     ctx = make_ctx(
         alpha=alpha,
         current_weights=np.zeros(n),
@@ -120,13 +120,29 @@ def test_kkt_check_adds_a_diversifier_the_screen_missed():
         exposure_cap=1.0,
     )
     cfg = binding_config(max_turnover=None, sector_hard_cap=None, vol_max=None, max_weight=0.1, n_factors=2)
-    screen_top = np.argsort(-alpha)[:16]
-    assert hedge not in screen_top
+    return ctx, cfg, hedge
+
+
+def test_kkt_check_adds_a_diversifier_the_screen_missed():
+    """The first working-set solve leaves the diversifier out; the KKT check must add it."""
+    ctx, cfg, hedge = diversifier_case()
+    assert hedge not in np.argsort(-np.asarray(ctx.alpha))[:16]  # on an empty book the screen is alpha - cost
     diag = assert_same_optimum(ctx, cfg, size=16)
     res = OptimizerAllocator(dataclasses.replace(cfg, working_set=16)).allocate(ctx)
     assert res.weights[hedge] > 1e-3
     assert diag["kkt_rounds"] >= 2
     assert "working_set_fallback" not in diag
+
+
+def test_fallback_when_violators_have_no_free_slot():
+    """Ten slots, all bought at the 10% max weight: no room for the violators -> full problem."""
+    ctx, cfg, hedge = diversifier_case()
+    alloc = OptimizerAllocator(dataclasses.replace(cfg, working_set=10))
+    res = alloc.allocate(ctx)
+    assert "no zero-weight slot" in res.diagnostics["working_set_fallback"]
+    full = OptimizerAllocator(cfg).allocate(ctx)
+    np.testing.assert_allclose(res.weights, full.weights, atol=1e-7)
+    assert res.weights[hedge] > 1e-3
 
 
 def test_fallback_to_full_problem_when_held_names_exceed_the_set():

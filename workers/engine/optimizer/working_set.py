@@ -33,7 +33,9 @@ MAX_ROUNDS = 4  # K-slot solves per call before the full problem is solved inste
 # interior-point solve); a name with this marginal would earn ~1e-10 of objective if bought.
 KKT_TOL = 1e-8
 ADD_PER_ROUND = 20  # worst violators swapped in per round
-ZERO_WEIGHT = 1e-9  # a slot at or below this weight may be given to a violator
+# A slot at or below this weight may be given to a violator (interior-point solutions are never
+# exactly 0). Safe at any value: the next round's KKT check re-adds the name if it is needed.
+ZERO_WEIGHT = 1e-7
 
 
 class WorkingSetProblem:
@@ -211,6 +213,7 @@ class WorkingSetProblem:
         order = candidates[np.lexsort((candidates, -screen[candidates]))]
         idx = np.concatenate([must, order[: self.slots - len(must)]])
         total_ms = 0.0
+        reason = f"KKT check still violated after {MAX_ROUNDS} working-set rounds"
         for round_ in range(1, MAX_ROUNDS + 1):
             self._load(idx)
             status, w_slots, ms = self.inner.solve(solver=solver, options=options, warm_start=warm_start)
@@ -244,6 +247,7 @@ class WorkingSetProblem:
             zero = [j for j, name in enumerate(idx) if not members[name] and w_slots[j] <= ZERO_WEIGHT]
             free = self.slots - len(idx)
             if free + len(zero) == 0:
+                reason = f"{len(bad)} KKT violators and no zero-weight slot to swap them into"
                 break  # no room for any violator: the full problem decides
             take = min(len(bad), free + len(zero))
             drop = set(zero[: max(0, take - free)])
@@ -253,7 +257,7 @@ class WorkingSetProblem:
             solver=solver,
             options=options,
             warm_start=warm_start,
-            reason=f"KKT check still violated after {info['kkt_rounds']} working-set rounds",
+            reason=reason,
             info=info,
         )
         return status, w, total_ms + ms
