@@ -120,7 +120,12 @@ def optimizer_backtest(panel: Panel, label: str) -> dict:
     T, N = panel.shape
     alloc = OptimizerAllocator(
         OptimizerConfig(
-            max_weight=0.04, min_adv_dollar=1e6, max_turnover=0.2, n_factors=10, min_obs=40, risk_model_every=35
+            max_weight=0.04,
+            min_adv_dollar=1e6,
+            max_turnover=0.2,
+            n_factors=10,
+            min_obs=40,
+            risk_model_every=35,
         )
     )
     alpha = momentum_alpha(panel.close, panel.member)

@@ -10,15 +10,21 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
-
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `browser` skip, with the reason, where Debian's chromium is not installed."""
     if CHROMIUM.exists():
         return
-    skip = pytest.mark.skip(reason="Debian chromium not installed at /usr/bin/chromium (make browser installs it)")
+    skip = pytest.mark.skip(
+        reason="Debian chromium not installed at /usr/bin/chromium (make browser installs it)"
+    )
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(skip)

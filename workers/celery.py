@@ -26,7 +26,6 @@ def _configure_queues(sender: Celery, **_: object) -> None:
     }
 
 
-
 @worker_ready.connect
 def _first_heartbeat(**_: object) -> None:
     # A worker's first heartbeat goes out as soon as it consumes, not at the first beat tick.

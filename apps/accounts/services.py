@@ -58,7 +58,9 @@ def demo_users_create(*, password: str | None = None) -> list[DemoUser]:
     created = []
     for role, username in DEMO_PERSONAS.items():
         pw = password or f"{username}-hourglass"
-        user, _ = User.objects.get_or_create(username=username, defaults={"email": f"{username}@hourglass.local"})
+        user, _ = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@hourglass.local"}
+        )
         user.set_password(pw)
         user.is_staff = role == ADMIN
         user.is_superuser = role == ADMIN

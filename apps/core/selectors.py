@@ -69,7 +69,9 @@ def _probe_worker(db_ok: bool) -> Probe:
         return Probe(False, "no heartbeat yet")
     age = timezone.now() - last.seen_at
     fresh = age <= timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE_S)
-    return Probe(fresh, f"{last.hostname} last seen {age.total_seconds():.0f}s ago at {last.seen_at.isoformat()}")
+    return Probe(
+        fresh, f"{last.hostname} last seen {age.total_seconds():.0f}s ago at {last.seen_at.isoformat()}"
+    )
 
 
 def system_health() -> dict:

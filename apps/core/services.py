@@ -13,5 +13,7 @@ from .realtime import DESK_GROUP, broadcast_on_commit
 def worker_heartbeat_record(*, hostname: str, at: datetime | None = None) -> WorkerHeartbeat:
     at = at or timezone.now()
     beat, _ = WorkerHeartbeat.objects.update_or_create(hostname=hostname, defaults={"seen_at": at})
-    broadcast_on_commit(group=DESK_GROUP, event="worker.heartbeat", payload={"hostname": hostname, "at": at.isoformat()})
+    broadcast_on_commit(
+        group=DESK_GROUP, event="worker.heartbeat", payload={"hostname": hostname, "at": at.isoformat()}
+    )
     return beat

@@ -11,7 +11,9 @@ if DEBUG:
     raise ImproperlyConfigured("production settings refuse DEBUG=True; unset DEBUG or set DEBUG=False")
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
 if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or len(SECRET_KEY) < 32:
-    raise ImproperlyConfigured("production settings refuse the default SECRET_KEY; set SECRET_KEY (32+ characters)")
+    raise ImproperlyConfigured(
+        "production settings refuse the default SECRET_KEY; set SECRET_KEY (32+ characters)"
+    )
 
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)

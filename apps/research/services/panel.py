@@ -82,7 +82,9 @@ def _split_adjusted(frame: pd.DataFrame, *, end: dt.date, as_of: dt.datetime | N
     split would book a fake -75% day. Only splits known by the decision time are applied (ex-date
     before `end`, and not after `as_of`)."""
     splits = CorporateAction.objects.filter(
-        kind=CorporateAction.Kind.SPLIT, instrument__symbol__in=frame["symbol"].unique().tolist(), ex_date__lt=end
+        kind=CorporateAction.Kind.SPLIT,
+        instrument__symbol__in=frame["symbol"].unique().tolist(),
+        ex_date__lt=end,
     )
     if as_of is not None:
         splits = splits.filter(ex_date__lte=as_of.astimezone(_market_tz()).date())

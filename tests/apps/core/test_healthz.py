@@ -58,7 +58,9 @@ def test_healthz_503_when_database_unreachable(tmp_path):
         "DATABASE_URL": "postgres://nobody@127.0.0.1:9/nowhere",
     }
     env.pop("REDIS_URL", None)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["status"] == 503

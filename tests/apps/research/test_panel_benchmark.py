@@ -25,7 +25,9 @@ def test_daily_panel_takes_spy_daily_open_and_close(tiny_data, tmp_path):
     run = bars_import(path=subset, freq="1d", source="finfeatures")
     assert run.status == "succeeded", run.message
 
-    build = panel_build(universe=tiny_data, frequency="1d", start=dt.date(2016, 1, 1), end=dt.date(2018, 1, 1))
+    build = panel_build(
+        universe=tiny_data, frequency="1d", start=dt.date(2016, 1, 1), end=dt.date(2018, 1, 1)
+    )
     panel = build.panel
     assert panel.benchmark_open is not None
     assert np.isfinite(panel.benchmark).all() and np.isfinite(panel.benchmark_open).all()
@@ -55,7 +57,9 @@ def test_daily_panel_is_split_adjusted_from_stored_corporate_actions(db, tmp_pat
     universe = Universe.objects.create(name="one")
     Membership.objects.create(universe=universe, symbol="AAPL", start_date=dt.date(2000, 1, 1))
 
-    panel = panel_build(universe=universe, frequency="1d", start=dt.date(2020, 8, 1), end=dt.date(2020, 10, 1)).panel
+    panel = panel_build(
+        universe=universe, frequency="1d", start=dt.date(2020, 8, 1), end=dt.date(2020, 10, 1)
+    ).panel
     returns = panel.close[1:, 0] / panel.close[:-1, 0] - 1
     assert np.nanmin(returns) > -0.15  # raw data: about -74% on 2020-08-31
     raw_before = float(Bar.objects.get(instrument__symbol="AAPL", ts__date=dt.date(2020, 8, 28)).close)

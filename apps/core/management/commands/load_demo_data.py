@@ -43,7 +43,9 @@ DEMO_FILES = (
     ),
     DemoFile("bars", "hourly/spy_60min_2019_2021.csv.gz", {"freq": "1h", "source": "finfeatures"}),
     # SPY daily 2004-2021: the benchmark of daily research (excess-return labels need it).
-    DemoFile("bars", "daily/spy_daily_from_finfeatures_2004_2021.csv.gz", {"freq": "1d", "source": "finfeatures"}),
+    DemoFile(
+        "bars", "daily/spy_daily_from_finfeatures_2004_2021.csv.gz", {"freq": "1d", "source": "finfeatures"}
+    ),
     DemoFile(
         "bars", "hourly/aitrader_nasdaq100_60min_2025-10_11.csv.gz", {"freq": "1h", "source": "aitrader"}
     ),

@@ -28,5 +28,9 @@ class Command(BaseCommand):
         else:
             mode = "web only: run `celery -A workers worker` and `celery -A workers beat` beside it"
         db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-        self.stdout.write(self.style.SUCCESS(f"Hourglass desk on http://{host}:{port}/  ({mode}; database: {db})"))
-        CommandLineInterface().run(["-b", host, "-p", str(port), "--proxy-headers", "tradingsite.asgi:application"])
+        self.stdout.write(
+            self.style.SUCCESS(f"Hourglass desk on http://{host}:{port}/  ({mode}; database: {db})")
+        )
+        CommandLineInterface().run(
+            ["-b", host, "-p", str(port), "--proxy-headers", "tradingsite.asgi:application"]
+        )
