@@ -34,8 +34,9 @@ constant across names, so the cross-sectional z-score leaves them NaN and the mo
 (recorded as empty features).
 
 Caveats: the price file covers the companies in the index when it was compiled (2021), so the
-point-in-time universe is restricted to names that survived until then; prices are raw, so the
-~470 splits appear as -50%-like moves in features and labels (not look-ahead, but noise).
+point-in-time universe is restricted to names that survived until then (survivorship bias: the
+figures are optimistic). Prices are back-adjusted for splits (workers.engine.corporate_actions,
+load_daily_sp500's default) but not for dividends.
 """
 
 from __future__ import annotations
