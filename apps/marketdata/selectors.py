@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
+from django.conf import settings
 from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet
 from django.db.models.functions import Cast
 
 from .models import Bar, ImportRun, Instrument
 
 OHLCV = ("open", "high", "low", "close", "volume")
+
+
+def market_tz() -> ZoneInfo:
+    """The exchange's wall-clock zone (settings.MARKET_TIME_ZONE): bars are stored in UTC and
+    turned into market dates with it."""
+    return ZoneInfo(settings.MARKET_TIME_ZONE)
 
 
 def _bars(

@@ -11,21 +11,16 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Q
 from django.db.models.functions import TruncDate
 
 from apps.marketdata.models import Bar, Frequency, Instrument
+from apps.marketdata.selectors import market_tz
 
 from .models import Membership, Universe
 
 DEFAULT_UNIVERSE = "sp500"
-
-
-def _market_tz() -> ZoneInfo:
-    return ZoneInfo(getattr(settings, "MARKET_TIME_ZONE", "America/New_York"))
 
 
 def _universe_id(universe: Universe | str | int) -> int:
@@ -77,7 +72,7 @@ def universe_members_history(universe: Universe | str | int, start: date, end: d
 def market_day_bounds(day: date) -> tuple[datetime, datetime]:
     """[00:00, next 00:00) of ``day`` in the market time zone, as aware datetimes. Bars are stamped
     in UTC at bar end; a daily bar (16:00 New York close) and that day's hourly bars fall inside."""
-    tz = _market_tz()
+    tz = market_tz()
     lo = datetime.combine(day, time.min, tzinfo=tz)
     hi = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
     return lo, hi
@@ -153,7 +148,7 @@ def universe_coverage_series(
     _check_freq(freq)
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
-    tz = _market_tz()
+    tz = market_tz()
     intervals: dict[str, list[tuple[date, date | None]]] = defaultdict(list)
     starts: list[date] = []
     ends: list[date] = []
@@ -194,4 +189,4 @@ def latest_bar_day(freq: str) -> date | None:
     """The most recent market date holding a bar of ``freq`` (the page's default date)."""
     _check_freq(freq)
     last = Bar.objects.filter(frequency=freq).order_by("-ts").values_list("ts", flat=True).first()
-    return last.astimezone(_market_tz()).date() if last else None
+    return last.astimezone(market_tz()).date() if last else None

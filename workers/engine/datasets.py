@@ -9,6 +9,7 @@ inclusive to its end date exclusive; a blank end date means still a member.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -44,24 +45,22 @@ def hourly_stamp_utc(stamps: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
     )
 
 
-def membership_mask(index_utc: pd.DatetimeIndex, symbols: list[str], intervals: pd.DataFrame) -> np.ndarray:
-    """(T, N) bool from ticker/start_date/end_date intervals, evaluated on each bar's New York date."""
+def membership_mask(
+    index_utc: pd.DatetimeIndex, symbols: list[str], intervals: Iterable[tuple[str, object, object]]
+) -> np.ndarray:
+    """(T, N) bool from (symbol, start, end) intervals, evaluated on each bar's New York date:
+    a member from `start` inclusive to `end` exclusive; a blank end (None or "") = still a member.
+    Dates may be strings, `datetime.date` or timestamps (files here, the database in the app)."""
     dates = index_utc.tz_convert(MARKET_TZ).tz_localize(None).normalize().values
     col = {s: i for i, s in enumerate(symbols)}
     mask = np.zeros((len(dates), len(symbols)), dtype=bool)
-    for row in intervals.itertuples(index=False):
-        i = col.get(row.ticker)
+    for symbol, start, end in intervals:
+        i = col.get(symbol)
         if i is None:
             continue
-        start = np.datetime64(pd.Timestamp(row.start_date))
-        end = (
-            np.datetime64(pd.Timestamp(row.end_date))
-            if isinstance(row.end_date, str) and row.end_date
-            else None
-        )
-        sel = dates >= start
-        if end is not None:
-            sel &= dates < end
+        sel = dates >= np.datetime64(pd.Timestamp(start))
+        if end is not None and end != "":
+            sel &= dates < np.datetime64(pd.Timestamp(end))
         mask[sel, i] = True
     return mask
 
@@ -97,7 +96,11 @@ def wide_panel(
         return np.ascontiguousarray(wide[name].to_numpy(dtype=np.float64))
 
     close = arr("close")
-    member = membership_mask(index, symbols, intervals) if intervals is not None else np.isfinite(close)
+    member = (
+        membership_mask(index, symbols, intervals.itertuples(index=False, name=None))
+        if intervals is not None
+        else np.isfinite(close)
+    )
     sector_names = sorted({v for v in (sectors or {}).values() if v})
     sector_id = {name: k for k, name in enumerate(sector_names)}
     sector = np.array([sector_id.get((sectors or {}).get(s, ""), -1) for s in symbols], dtype=np.int64)

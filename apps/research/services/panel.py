@@ -13,17 +13,17 @@ import datetime as dt
 import hashlib
 import math
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.db.models import F, FloatField, Q
 from django.db.models.functions import Cast
 
 from apps.marketdata.models import Bar, CorporateAction, Instrument
+from apps.marketdata.selectors import market_tz
 from apps.universes.models import Membership, Universe
 from workers.engine.corporate_actions import CorporateActionError, split_adjust
+from workers.engine.datasets import membership_mask
 from workers.engine.panel import FREQUENCIES, Panel, PanelError
 
 BENCHMARK_SYMBOL = "SPY"
@@ -41,10 +41,6 @@ class PanelBuild:
     data_hash: str
     members_without_bars: tuple[str, ...]  # point-in-time members that have no bar in the range
     n_bars: int
-
-
-def _market_tz() -> ZoneInfo:
-    return ZoneInfo(getattr(settings, "MARKET_TIME_ZONE", "America/New_York"))
 
 
 def _utc_bound(day: dt.date) -> dt.datetime:
@@ -87,7 +83,7 @@ def _split_adjusted(frame: pd.DataFrame, *, end: dt.date, as_of: dt.datetime | N
         ex_date__lt=end,
     )
     if as_of is not None:
-        splits = splits.filter(ex_date__lte=as_of.astimezone(_market_tz()).date())
+        splits = splits.filter(ex_date__lte=as_of.astimezone(market_tz()).date())
     rows = list(splits.values_list("instrument__symbol", "ex_date", "value"))
     if not rows:
         return frame
@@ -115,24 +111,6 @@ def _reject_bad_rows(frame: pd.DataFrame) -> None:
             sample = frame[bad].head(_MAX_LISTED)
             listed = ", ".join(f"{r.symbol} at {r.ts.isoformat()}" for r in sample.itertuples())
             raise PanelDataError(f"{int(bad.sum())} bar(s) with {what} in the database: {listed}")
-
-
-def membership_mask(
-    index: pd.DatetimeIndex, symbols: list[str], intervals: list[tuple[str, dt.date, dt.date | None]]
-) -> np.ndarray:
-    """(T, N) bool: member on the bar's market-local date, intervals are [start, end)."""
-    dates = index.tz_convert(_market_tz()).tz_localize(None).normalize().values
-    col = {s: i for i, s in enumerate(symbols)}
-    mask = np.zeros((len(index), len(symbols)), dtype=bool)
-    for symbol, start, end in intervals:
-        i = col.get(symbol)
-        if i is None:
-            continue
-        sel = dates >= np.datetime64(start)
-        if end is not None:
-            sel &= dates < np.datetime64(end)
-        mask[sel, i] = True
-    return mask
 
 
 def _benchmark(
