@@ -28,7 +28,7 @@ class TransitionError(ValueError):
 class StateMachine:
     name: str  # "research job", "order", ... (used in messages)
     table: Mapping[tuple[str, str], str]  # (state, event) -> next state
-    field: str = "status"  # the model field that holds the state
+    state_field: str = "status"  # the model field that holds the state
     terminal: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
@@ -67,18 +67,18 @@ class StateMachine:
         nothing) when the row's state is no longer the one read: the caller lost a race and must
         not act on it. On success, `record(from_state, to_state)` writes the event row inside the
         same transaction, and `obj` carries the new state and `fields`."""
-        from_state = getattr(obj, self.field)
+        from_state = getattr(obj, self.state_field)
         to_state = self.next_state(from_state, event)
         with transaction.atomic():
             won = (
                 type(obj)
-                ._default_manager.filter(pk=obj.pk, **{self.field: from_state})
-                .update(**{self.field: to_state}, **fields)
+                ._default_manager.filter(pk=obj.pk, **{self.state_field: from_state})
+                .update(**{self.state_field: to_state}, **fields)
             ) == 1
             if not won:
                 return False
             record(from_state, to_state)
-        setattr(obj, self.field, to_state)
+        setattr(obj, self.state_field, to_state)
         for name, value in fields.items():
             setattr(obj, name, value)
         return True
