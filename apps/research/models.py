@@ -2,14 +2,16 @@
 
 Every job row keeps what is needed to reproduce it (full config snapshot, data hash, seed, code
 version) next to its results, so a number on a page can always be traced back and re-run. Status
-changes go through `apps.research.services.status.run_transition`, which checks the one table
-below and appends a RunEvent.
+changes go through `apps.research.services.jobs.job_transition`, which applies the one table below
+with `apps.core.statemachine.StateMachine` and appends a RunEvent.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+from apps.core.statemachine import AppendOnlyModel, StateMachine
 
 
 class Status(models.TextChoices):
@@ -20,16 +22,25 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", "cancelled"
 
 
-# The one transition table for every research job (runs and searches): from -> allowed targets.
-# Terminal states have no way out; a re-run is a new row with the same config.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    Status.QUEUED: (Status.RUNNING, Status.CANCELLED, Status.FAILED),
-    Status.RUNNING: (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED),
-    Status.SUCCEEDED: (),
-    Status.FAILED: (),
-    Status.CANCELLED: (),
-}
-TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+
+# The one transition table for every research job (runs and searches): (state, event) -> state.
+# Terminal states have no way out; a re-run is a new row with the same config. `requeue` and
+# `reap` are the answers to a lost worker (a running run whose lease expired): run it again, or,
+# after too many lost workers, give up with the reason.
+JOB_MACHINE = StateMachine(
+    name="research job",
+    table={
+        (Status.QUEUED, "start"): Status.RUNNING,
+        (Status.QUEUED, "cancel"): Status.CANCELLED,
+        (Status.RUNNING, "succeed"): Status.SUCCEEDED,
+        (Status.RUNNING, "fail"): Status.FAILED,
+        (Status.RUNNING, "cancel"): Status.CANCELLED,
+        (Status.RUNNING, "requeue"): Status.QUEUED,
+        (Status.RUNNING, "reap"): Status.FAILED,
+    },
+    terminal=TERMINAL,
+)
 
 
 class Job(models.Model):
@@ -51,6 +62,11 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The lease of a running run: who holds it (one token per claim) and until when. The holder
+    # renews it while it works; a run whose lease expired lost its worker (see services.jobs).
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # claims so far (1 unless a worker was lost)
 
     class Meta:
         abstract = True
@@ -97,6 +113,11 @@ class ParameterSearch(Job):
     def __str__(self) -> str:
         return f"search #{self.pk} {self.method} ({self.status})"
 
+    @property
+    def n_failed(self) -> int:
+        """Candidates of the ranked table that did not succeed (failed, cancelled or lost)."""
+        return sum(1 for row in self.results if row.get("status") != Status.SUCCEEDED)
+
 
 class BacktestRun(Job):
     model_version = models.ForeignKey(
@@ -131,8 +152,9 @@ class TrainingRun(Job):
         return f"training #{self.pk} ({self.status})"
 
 
-class RunEvent(models.Model):
-    """One status change of one job: who (null = the system / a worker), when, why."""
+class RunEvent(AppendOnlyModel):
+    """One status change of one job: the event, who (null = the system / a worker), when, why.
+    Append-only: the trail is evidence."""
 
     backtest = models.ForeignKey(
         BacktestRun, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
@@ -143,6 +165,7 @@ class RunEvent(models.Model):
     search = models.ForeignKey(
         ParameterSearch, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
+    event = models.CharField(max_length=16, blank=True)  # a JOB_MACHINE event; "" for the submission
     from_status = models.CharField(max_length=10, blank=True)
     to_status = models.CharField(max_length=10)
     actor = models.ForeignKey(

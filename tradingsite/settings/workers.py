@@ -5,6 +5,7 @@ of the web process (see workers/embedded.py) and an in-memory channel layer. Wit
 Redis carries both, and web, worker and beat run as separate processes.
 """
 
+from .desk import RESEARCH_JOB_LEASE_S
 from .env import REDIS_URL, env
 
 CELERY_EMBEDDED = not REDIS_URL
@@ -30,6 +31,10 @@ RESEARCH_TASK_TIME_LIMIT = env.int("RESEARCH_TASK_TIME_LIMIT", default=3 * 3600 
 # Tasks run by beat, by name; the queue is chosen by the task routing in workers/celery.py.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "apps.core.tasks.worker_heartbeat", "schedule": 15.0},
+    "research-jobs-reap": {
+        "task": "apps.research.tasks.research_jobs_reap",
+        "schedule": RESEARCH_JOB_LEASE_S / 2,
+    },
 }
 # A worker whose last heartbeat is older than this is reported down by /healthz.
 WORKER_HEARTBEAT_MAX_AGE_S = env.int("WORKER_HEARTBEAT_MAX_AGE_S", default=90)
