@@ -10,6 +10,8 @@ import time
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.statemachine import AppendOnlyError
@@ -175,6 +177,10 @@ def test_a_search_whose_child_was_reaped_still_ranks(strategy, people, django_ca
     assert search.status == Status.SUCCEEDED and search.n_failed == 1
     assert [r["status"] for r in search.results] == ["succeeded", "failed"]
     assert search.events.last().reason.endswith("; 1 of 2 candidates failed")
+    client = Client()
+    client.force_login(people["quinn"])
+    page = client.get(reverse("research:search_detail", args=[search.pk])).content.decode()
+    assert "1 of 2 candidates failed (not ranked; see their runs)" in page
 
 
 @pytest.mark.django_db
