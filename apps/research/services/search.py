@@ -268,7 +268,7 @@ def search_advance(*, search_id: int, generation: int) -> str:
                 results=table,
                 progress_message="no candidate succeeded",
             )
-            return "failed"
+            return Status.FAILED
         best = ranked[0] if ranked else None
         reason = (
             f"ranked {len(ranked)} of {len(children)} candidates by {search.objective}; best run #{best.pk}"

@@ -108,7 +108,10 @@ def test_grid_search_counts_children_and_ranks_them(strategy, people, django_cap
     assert best.metrics["selection"]["bars"] + best.metrics["holdout"]["bars"] == 503
     # Selection and hold-out are the two parts of the same backtest: its fills split between them.
     assert best.metrics["holdout"]["n_trades"] > 0
-    assert best.metrics["selection"]["n_trades"] + best.metrics["holdout"]["n_trades"] == best.metrics["n_trades"]
+    assert (
+        best.metrics["selection"]["n_trades"] + best.metrics["holdout"]["n_trades"]
+        == best.metrics["n_trades"]
+    )
 
 
 @pytest.mark.django_db
