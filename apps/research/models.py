@@ -62,11 +62,6 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # The lease of a running run: who holds it (one token per claim) and until when. The holder
-    # renews it while it works; a run whose lease expired lost its worker (see services.jobs).
-    lease_owner = models.CharField(max_length=200, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)  # claims so far (1 unless a worker was lost)
 
     class Meta:
         abstract = True
@@ -81,6 +76,19 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class Run(Job):
+    """A job one worker executes (backtest, training), under a lease: who holds it (one token per
+    claim) and until when. The holder renews it while it works; a run whose lease expired lost its
+    worker (see services.jobs). A search only coordinates its runs and holds no lease."""
+
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # claims so far (1 unless a worker was lost)
+
+    class Meta(Job.Meta):
+        abstract = True
 
 
 class ParameterSearch(Job):
@@ -119,7 +127,7 @@ class ParameterSearch(Job):
         return sum(1 for row in self.results if row.get("status") != Status.SUCCEEDED)
 
 
-class BacktestRun(Job):
+class BacktestRun(Run):
     model_version = models.ForeignKey(
         "strategies.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -139,7 +147,7 @@ class BacktestRun(Job):
         return f"backtest #{self.pk} ({self.status})"
 
 
-class TrainingRun(Job):
+class TrainingRun(Run):
     # The version this run produced (stage research), set when it succeeds.
     model_version = models.ForeignKey(
         "strategies.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

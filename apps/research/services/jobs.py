@@ -32,10 +32,19 @@ from django.utils import timezone
 
 from apps.strategies import permissions
 from apps.strategies.config import strategy_config_validate
-from apps.strategies.services.versions import code_version
 from workers.celery import app as celery_app
 
-from ..models import JOB_MACHINE, TERMINAL, BacktestRun, Job, ParameterSearch, RunEvent, Status, TrainingRun
+from ..models import (
+    JOB_MACHINE,
+    TERMINAL,
+    BacktestRun,
+    Job,
+    ParameterSearch,
+    Run,
+    RunEvent,
+    Status,
+    TrainingRun,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +66,6 @@ class Cancelled(Exception):
 class LeaseLost(Exception):
     """Raised at a progress point when this worker's lease was taken over (the run was re-queued,
     reaped or cancelled as an orphan): the work is no longer ours to record."""
-
-
-def code_version_now() -> str:
-    return code_version()
 
 
 def config_snapshot(strategy) -> dict:
@@ -107,7 +112,7 @@ def job_transition(*, job: Job, event: str, actor=None, reason: str = "", **fiel
         fields.setdefault("finished_at", now)
         if to_status == Status.SUCCEEDED:
             fields.setdefault("progress", 100)
-    if job.status == Status.RUNNING and to_status != Status.RUNNING:
+    if isinstance(job, Run) and job.status == Status.RUNNING and to_status != Status.RUNNING:
         fields.setdefault("lease_owner", "")
         fields.setdefault("lease_expires_at", None)
 
@@ -177,17 +182,17 @@ def lease_length() -> dt.timedelta:
     return dt.timedelta(seconds=settings.RESEARCH_JOB_LEASE_S)
 
 
-def _lease_expired(job: Job, now: dt.datetime) -> bool:
+def _lease_expired(job: Run, now: dt.datetime) -> bool:
     return job.lease_expires_at is None or job.lease_expires_at <= now
 
 
-def _lease_text(job: Job) -> str:
+def _lease_text(job: Run) -> str:
     owner = job.lease_owner or "an unknown worker"
     until = job.lease_expires_at.isoformat(timespec="seconds") if job.lease_expires_at else "never renewed"
     return f"the worker was lost: the lease of {owner} expired ({until})"
 
 
-def _recover_orphan(job: Job, *, now: dt.datetime) -> str | None:
+def _recover_orphan(job: Run, *, now: dt.datetime) -> str | None:
     """A running run whose lease expired: cancel it (a cancel was asked), fail it (its worker was
     lost MAX_ATTEMPTS times) or put it back in the queue. Call with the row locked. Returns the
     event applied, or None when the lease is alive after all."""
@@ -210,7 +215,7 @@ def _locked(model: type[Job], pk: int) -> Job | None:
     return model.objects.select_for_update().filter(pk=pk).first()
 
 
-def job_claim(*, model: type[Job], pk: int) -> Job | None:
+def job_claim(*, model: type[Run], pk: int) -> Run | None:
     """Claim run `pk` for this worker: queued -> running with a new lease. A run left running by a
     lost worker (lease expired) is taken over: re-queued, then claimed. Returns None (do nothing)
     when the run is gone, finished, cancelled, or running under a live lease (a duplicate
@@ -257,7 +262,7 @@ def jobs_reap() -> int:
     return handled
 
 
-def _lease_renew(job: Job) -> bool:
+def _lease_renew(job: Run) -> bool:
     """Extend this worker's lease; False when the lease is no longer ours."""
     return (
         type(job)
@@ -271,7 +276,7 @@ class Progress:
     Cancelled when the cancel flag was set and LeaseLost when the run is no longer ours (checked
     at every call, i.e. at every stage boundary / fold / chunk)."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Run) -> None:
         self.job = job
         self.model = type(job)
         self.lost = threading.Event()  # set by the heartbeat thread
@@ -290,7 +295,7 @@ class Progress:
 
 
 @contextmanager
-def job_lease(job: Job) -> Iterator[Progress]:
+def job_lease(job: Run) -> Iterator[Progress]:
     """Hold `job`'s lease while the body runs: a daemon thread renews it every third of the lease
     (a long fold or solve reports no progress for minutes); yields the progress reporter."""
     progress = Progress(job)
@@ -322,7 +327,7 @@ def job_lease(job: Job) -> Iterator[Progress]:
 # --- Cancel -------------------------------------------------------------------------------------
 
 
-def job_cancel_checked(*, job: Job, actor, reason: str) -> Job:
+def job_cancel_checked(*, job: Run, actor, reason: str) -> Run:
     """Cancel a backtest or training run whose cancel permission was checked (runs.job_cancel, or a
     search cancelling its children). A queued run is cancelled now (its task is revoked and would
     find it not queued anyway); a running one gets the cancel flag, which its worker checks at

@@ -26,16 +26,15 @@ from django.db import transaction
 
 from apps.strategies.config import strategy_config_validate
 from apps.strategies.registry import strategy_spec
-from apps.strategies.services.versions import model_version_create
+from apps.strategies.services.versions import code_version, model_version_create
 from apps.universes.models import Universe
 from workers.engine.models import model_to_dict
 
-from ..models import BacktestRun, Job, Status, TrainingRun
+from ..models import BacktestRun, Run, Status, TrainingRun
 from .jobs import (
     Cancelled,
     LeaseLost,
     Progress,
-    code_version_now,
     config_snapshot,
     job_cancel_checked,
     job_claim,
@@ -63,7 +62,7 @@ def backtest_submit(
             model_version=model_version,
             config=snapshot,
             seed=snapshot["seed"],
-            code_version=code_version_now(),
+            code_version=code_version(),
             created_by=actor,
         )
         job_created(job=run, actor=actor, reason=reason or "backtest submitted")
@@ -83,7 +82,7 @@ def training_submit(*, strategy, actor, reason: str = "") -> TrainingRun:
             strategy=strategy,
             config=snapshot,
             seed=snapshot["seed"],
-            code_version=code_version_now(),
+            code_version=code_version(),
             created_by=actor,
         )
         job_created(job=run, actor=actor, reason=reason or "training submitted")
@@ -91,7 +90,7 @@ def training_submit(*, strategy, actor, reason: str = "") -> TrainingRun:
     return run
 
 
-def job_cancel(*, job: Job, actor, reason: str = "cancelled by user") -> Job:
+def job_cancel(*, job: Run, actor, reason: str = "cancelled by user") -> Run:
     """Cancel a backtest or training run (see jobs.job_cancel_checked), if `actor` may."""
     job_edit_check(actor=actor, strategy=job.strategy)
     return job_cancel_checked(job=job, actor=actor, reason=reason)
@@ -125,7 +124,7 @@ def _build_panel(config: dict, progress: Progress) -> PanelBuild:
     )
 
 
-def _record_failure(run: Job, exc: BaseException) -> None:
+def _record_failure(run: Run, exc: BaseException) -> None:
     """Record why the run stopped, if it is still ours to record (a lost lease is not)."""
     if isinstance(exc, LeaseLost):
         log.warning("research job %s: %s; its new holder records the outcome", run, exc)
@@ -143,7 +142,7 @@ def _record_failure(run: Job, exc: BaseException) -> None:
             )
 
 
-def _execute(model: type[Job], run_id: int, pipeline: Callable[[Job, PanelBuild, Progress], Finished]) -> str:
+def _execute(model: type[Run], run_id: int, pipeline: Callable[[Run, PanelBuild, Progress], Finished]) -> str:
     """The one template of every run kind. Returns the final status ('skipped' if not claimed)."""
     run = job_claim(model=model, pk=run_id)
     if run is None:

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F
 
 from apps.strategies.config import ConfigValidationError, strategy_config_validate
+from apps.strategies.services.versions import code_version
 
 from ..models import BacktestRun, ParameterSearch, Status
 from .candidates import (
@@ -35,7 +36,6 @@ from .candidates import (
     random_candidates,
 )
 from .jobs import (
-    code_version_now,
     config_snapshot,
     job_cancel_checked,
     job_created,
@@ -172,7 +172,7 @@ def search_submit(
             settings=opts,
             config=base,
             seed=seed,
-            code_version=code_version_now(),
+            code_version=code_version(),
             created_by=actor,
         )
         job_created(job=search, actor=actor, reason=f"{method} search submitted")
