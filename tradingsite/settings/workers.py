@@ -33,7 +33,7 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "apps.core.tasks.worker_heartbeat", "schedule": 15.0},
     "research-jobs-reap": {
         "task": "apps.research.tasks.research_jobs_reap",
-        "schedule": RESEARCH_JOB_LEASE_S / 2,
+        "schedule": max(1, RESEARCH_JOB_LEASE_S // 2),  # whole seconds: django-celery-beat stores an int
     },
 }
 # A worker whose last heartbeat is older than this is reported down by /healthz.
