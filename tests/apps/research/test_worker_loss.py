@@ -1,7 +1,7 @@
 """A job whose worker process dies is never stuck: a real `celery -A workers worker` (prefork pool,
 beat embedded with -B so the reaper runs on its schedule) on PostgreSQL + Redis; the pool process
-running a backtest is SIGKILLed mid-job; the run must end, taken over and succeeded, within a
-bounded time. Needs DATABASE_URL (PostgreSQL) and REDIS_URL: a separate process can reach neither
+running a backtest (or a search's candidate) is SIGKILLed mid-job; the run must end, taken over
+and succeeded, within a bounded time, and the search must still rank. Needs DATABASE_URL (PostgreSQL) and REDIS_URL: a separate process can reach neither
 SQLite's test database nor the in-memory broker."""
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from django.db import connection
 
 from apps.core.models import WorkerHeartbeat
 from apps.marketdata.services import bars_import
-from apps.research.models import BacktestRun, Status
+from apps.research.models import BacktestRun, ParameterSearch, Status
 from apps.research.services.runs import backtest_submit
+from apps.research.services.search import search_submit
 from apps.strategies.services.strategies import strategy_create
 from apps.universes.models import Membership, Universe
 from tests.apps.research.conftest import strategy_config, write_subset
@@ -143,3 +144,32 @@ def test_a_backtest_whose_pool_process_is_killed_is_taken_over_and_succeeds(work
     assert f"the lease of {first.lease_owner} expired" in requeue.reason
     assert list(done.events.values_list("event", flat=True)) == ["", "start", "requeue", "start", "succeed"]
     assert elapsed < 90, f"took {elapsed:.0f} s after the kill"
+
+
+def test_a_search_whose_child_lost_its_worker_still_finishes_and_ranks(worker, busy_strategy, people):
+    proc, log = worker
+    search = search_submit(
+        strategy=busy_strategy, actor=people["quinn"], method="grid", param_space={"model.fast": [5, 20]}
+    )
+    child = _wait(
+        lambda: search.runs.filter(status=Status.RUNNING, progress__gte=5).first(),
+        timeout=60,
+        what="a candidate to be running",
+        proc=proc,
+        log=log,
+    )
+    os.kill(int(child.lease_owner.split(":")[1]), signal.SIGKILL)
+    done = _wait(
+        lambda: ParameterSearch.objects.filter(
+            pk=search.pk, status__in=[Status.SUCCEEDED, Status.FAILED]
+        ).first(),
+        timeout=180,
+        what="the search to end",
+        proc=proc,
+        log=log,
+    )
+    assert done.status == Status.SUCCEEDED, done.error
+    assert [r["rank"] for r in done.results] == [1, 2] and done.n_failed == 0
+    child.refresh_from_db()
+    assert child.status == Status.SUCCEEDED and child.attempts == 2
+    assert child.events.filter(event="requeue").count() == 1
