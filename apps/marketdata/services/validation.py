@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from workers.engine.datasets import daily_stamp_utc
+from workers.engine.market import daily_stamp_utc
 
 from .errors import BarFileError
 

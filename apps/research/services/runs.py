@@ -17,12 +17,12 @@ import pandas as pd
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 
+from apps.marketdata.selectors.panel import panel_build
 from apps.strategies.config import strategy_config_validate
 from apps.universes.models import Universe
+from workers.engine.decide.research import backtest_pipeline, train_pipeline
 
 from ..models import BacktestRun, Job, Status, TrainingRun
-from .panel import panel_build
-from .pipeline import backtest_pipeline, train_pipeline
 from .results import outcome_to_storage, segment_metrics
 from .status import Cancelled, Progress, job_created, run_transition
 

@@ -7,8 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
+from apps.marketdata.selectors.panel import panel_build
 from apps.marketdata.services import bars_import
-from apps.research.services.panel import panel_build
 
 from .conftest import FIXTURES
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from apps.marketdata.models import Bar
+from apps.marketdata.selectors.panel import PanelDataError, panel_build
 from apps.research import tasks
 from apps.research.models import BacktestRun, RunEvent, Status, TrainingRun
 from apps.research.services import runs as runs_service
-from apps.research.services.panel import PanelDataError, panel_build
 from apps.research.services.runs import (
     backtest_execute,
     backtest_submit,

@@ -23,13 +23,12 @@ import numpy as np
 import pandas as pd
 
 from ..costs import CostModel
-from ..datasets import SHARED_DATA, daily_stamp_utc
+from ..market import daily_stamp_utc
 from ..panel import Panel
 from ..rules import crossovers, sma
 from .config import BacktestConfig
 from .simulator import run_backtest
 
-CSVDIR = SHARED_DATA / "zipline_samples"
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 
 Trade = tuple[str, str, str, float]  # (fill date, symbol, "buy"/"sell", shares)
@@ -44,14 +43,6 @@ class PeerRun:
     trades: list[Trade]  # sorted by (date, symbol)
     final_equity: float
     equity: np.ndarray | None = None  # close-marked equity per bar, when the tool exposes it
-
-
-def load_csvdir(symbol: str) -> pd.DataFrame:
-    """A zipline csvdir sample (date, open, high, low, close, volume, dividend, split)."""
-    path = CSVDIR / f"csvdir_{symbol}.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"zipline csvdir sample {path} is absent")
-    return pd.read_csv(path, parse_dates=["date"])
 
 
 def frames_from_panel(panel: Panel, symbols: list[str] | None = None) -> dict[str, pd.DataFrame]:

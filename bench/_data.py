@@ -1,7 +1,7 @@
-"""Readers that turn the real data files (../shared/data formats) into engine Panels.
-
-Used by benchmarks, engine tests and research scripts that run without Django. The application
-builds Panels from the database instead (apps/marketdata selectors); both end in `Panel`.
+"""Readers that turn the real data files (../shared/data formats) into engine Panels, for the
+benchmarks and the tests (never the application, which builds Panels from the database with
+`apps.marketdata.selectors.panel`); both end in the same engine `Panel` through the same engine
+helpers (`workers.engine.market`, `workers.engine.panel.wide_panel`).
 
 Membership convention (the same as apps.universes): a name is a member from its start date
 inclusive to its end date exclusive; a blank end date means still a member.
@@ -9,60 +9,25 @@ inclusive to its end date exclusive; a blank end date means still a member.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .corporate_actions import contradicted_splits, split_adjust, vendor_splits
-from .panel import Panel
+from workers.engine.corporate_actions import contradicted_splits, split_adjust, vendor_splits
+from workers.engine.market import daily_stamp_utc, hourly_stamp_utc
+from workers.engine.panel import Panel, wide_panel
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+SHARED_DATA = REPO.parent / "shared" / "data"
 DAILY_PARQUET = SHARED_DATA / "daily" / "pooksoft_sp500_daily_adjusted_1999_2021.parquet"
 MEMBERSHIP_INTERVALS = SHARED_DATA / "membership" / "fja05680_sp500_ticker_start_end.csv"
 SECTORS = SHARED_DATA / "membership" / "gics_sector_union_datasets_history.csv"
 SPY_DAILY = SHARED_DATA / "daily" / "benchmarks" / "spy_daily_from_finfeatures_hourly_2004_2021.csv"
 SPY_HOURLY = SHARED_DATA / "hourly" / "finfeatures_spy_hour_2004_2021.csv"
 NASDAQ_HOURLY = SHARED_DATA / "hourly" / "aitrader_nasdaq100_60min_2025-10_11.csv"
-
-MARKET_TZ = "America/New_York"
-DAILY_CLOSE_TIME = pd.Timedelta(hours=16)
-
-
-def daily_stamp_utc(dates: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """A daily bar is stamped (and known) at the 16:00 New York close of its date, in UTC."""
-    local = pd.DatetimeIndex(pd.to_datetime(dates)).normalize() + DAILY_CLOSE_TIME
-    return local.tz_localize(MARKET_TZ).tz_convert("UTC")
-
-
-def hourly_stamp_utc(stamps: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Hourly bar-end stamps in New York wall-clock time -> UTC (DST-aware)."""
-    return (
-        pd.DatetimeIndex(pd.to_datetime(stamps))
-        .tz_localize(MARKET_TZ, ambiguous="raise", nonexistent="raise")
-        .tz_convert("UTC")
-    )
-
-
-def membership_mask(
-    index_utc: pd.DatetimeIndex, symbols: list[str], intervals: Iterable[tuple[str, object, object]]
-) -> np.ndarray:
-    """(T, N) bool from (symbol, start, end) intervals, evaluated on each bar's New York date:
-    a member from `start` inclusive to `end` exclusive; a blank end (None or "") = still a member.
-    Dates may be strings, `datetime.date` or timestamps (files here, the database in the app)."""
-    dates = index_utc.tz_convert(MARKET_TZ).tz_localize(None).normalize().values
-    col = {s: i for i, s in enumerate(symbols)}
-    mask = np.zeros((len(dates), len(symbols)), dtype=bool)
-    for symbol, start, end in intervals:
-        i = col.get(symbol)
-        if i is None:
-            continue
-        sel = dates >= np.datetime64(pd.Timestamp(start))
-        if end is not None and end != "":
-            sel &= dates < np.datetime64(pd.Timestamp(end))
-        mask[sel, i] = True
-    return mask
+ZIPLINE_CSVDIR = SHARED_DATA / "zipline_samples"
 
 
 def read_membership(path: Path = MEMBERSHIP_INTERVALS) -> pd.DataFrame:
@@ -73,56 +38,6 @@ def read_membership(path: Path = MEMBERSHIP_INTERVALS) -> pd.DataFrame:
 def read_sectors(path: Path = SECTORS) -> dict[str, str]:
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     return dict(zip(df["symbol"], df["sector_last"], strict=True))
-
-
-def wide_panel(
-    long: pd.DataFrame,
-    *,
-    freq: str,
-    benchmark_close: pd.Series | None = None,
-    intervals: pd.DataFrame | None = None,
-    sectors: dict[str, str] | None = None,
-    bars_per_day: int | None = None,
-) -> Panel:
-    """Long bars (symbol, ts [UTC], open, high, low, close, volume) -> Panel.
-
-    Without membership intervals every name is a member wherever it has a bar."""
-    long = long.sort_values(["ts", "symbol"])
-    wide = long.pivot(index="ts", columns="symbol")
-    index = pd.DatetimeIndex(wide.index)
-    symbols = list(wide["close"].columns)
-
-    def arr(name: str) -> np.ndarray:
-        return np.ascontiguousarray(wide[name].to_numpy(dtype=np.float64))
-
-    close = arr("close")
-    member = (
-        membership_mask(index, symbols, intervals.itertuples(index=False, name=None))
-        if intervals is not None
-        else np.isfinite(close)
-    )
-    sector_names = sorted({v for v in (sectors or {}).values() if v})
-    sector_id = {name: k for k, name in enumerate(sector_names)}
-    sector = np.array([sector_id.get((sectors or {}).get(s, ""), -1) for s in symbols], dtype=np.int64)
-    if benchmark_close is not None:
-        bench = benchmark_close.reindex(index).to_numpy(dtype=np.float64)
-    else:
-        bench = np.full(len(index), np.nan)
-    return Panel(
-        index=index.tz_convert("UTC").tz_localize(None).values.astype("datetime64[ns]"),
-        symbols=tuple(symbols),
-        open=arr("open"),
-        high=arr("high"),
-        low=arr("low"),
-        close=close,
-        volume=arr("volume"),
-        member=member,
-        sector=sector,
-        benchmark=bench,
-        freq=freq,
-        bars_per_day=bars_per_day,
-        sector_names=tuple(sector_names),
-    )
 
 
 def daily_sp500_splits(*, path: Path = DAILY_PARQUET, bars: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -203,3 +118,11 @@ def load_hourly_csv(
     return wide_panel(
         df[~bench_syms], freq="1h", benchmark_close=bench, sectors=read_sectors(), bars_per_day=bars_per_day
     )
+
+
+def load_csvdir(symbol: str) -> pd.DataFrame:
+    """A zipline csvdir sample (date, open, high, low, close, volume, dividend, split)."""
+    path = ZIPLINE_CSVDIR / f"csvdir_{symbol}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"zipline csvdir sample {path} is absent")
+    return pd.read_csv(path, parse_dates=["date"])
