@@ -28,6 +28,10 @@ SPY_DAILY = SHARED_DATA / "daily" / "benchmarks" / "spy_daily_from_finfeatures_h
 SPY_HOURLY = SHARED_DATA / "hourly" / "finfeatures_spy_hour_2004_2021.csv"
 NASDAQ_HOURLY = SHARED_DATA / "hourly" / "aitrader_nasdaq100_60min_2025-10_11.csv"
 ZIPLINE_CSVDIR = SHARED_DATA / "zipline_samples"
+FIXTURE_DAILY = FIXTURES / "daily" / "pooksoft_subset_10sym_2018_2021_raw_adj_div_split.csv.gz"
+FIXTURE_SPY_DAILY = FIXTURES / "daily" / "spy_daily_from_finfeatures_2004_2021.csv.gz"
+FIXTURE_MEMBERSHIP = FIXTURES / "membership" / "fja05680_sp500_ticker_start_end.csv"
+FIXTURE_SECTORS = FIXTURES / "membership" / "gics_sector_union_datasets_history.csv"
 
 
 def read_membership(path: Path = MEMBERSHIP_INTERVALS) -> pd.DataFrame:
@@ -69,7 +73,8 @@ def load_daily_sp500(
     Prices are raw cash prices, back-adjusted for splits by default (`adjust_splits`): the backtest
     holds shares and marks them to the close, so a raw 2:1 ex-date would book a fake -50% loss.
     The adjustment uses the splits with an ex-date before `end` (the price level is as of the end
-    of the window). Dividends are not folded into prices (see workers.engine.corporate_actions)."""
+    of the window) and is kept as the panel's `split_factor` (as-traded prices for level rules).
+    Dividends are not folded into prices (see workers.engine.corporate_actions)."""
     cols = ["symbol", "date", "open", "high", "low", "close", "volume"]
     if adjust_splits:
         cols += ["dividend_amount", "split_coefficient"]
@@ -77,22 +82,62 @@ def load_daily_sp500(
     df = df[df["symbol"].astype(str).str.len() > 0]
     if symbols is not None:
         df = df[df["symbol"].isin(symbols)]
+    return _daily_panel(df, start=start, end=end, adjust_splits=adjust_splits, spy=SPY_DAILY)
+
+
+def load_fixture_daily(
+    *, start: str | None = None, end: str | None = None, symbols: list[str] | None = None
+) -> Panel:
+    """The repository's own daily fixture (fixtures/daily/pooksoft_subset_10sym_2018_2021...: ten
+    large caps, raw prices with split coefficients, AAPL 4:1 and TSLA 5:1 on 2020-08-31) as a
+    point-in-time Panel like `load_daily_sp500`, with the fixture SPY, membership and sectors.
+    Always present (no ../shared needed), so tests on it never skip."""
+    df = pd.read_csv(FIXTURE_DAILY)
+    df["date"] = pd.to_datetime(df["date"])
+    if symbols is not None:
+        df = df[df["symbol"].isin(symbols)]
+    return _daily_panel(
+        df,
+        start=start,
+        end=end,
+        adjust_splits=True,
+        spy=FIXTURE_SPY_DAILY,
+        membership=FIXTURE_MEMBERSHIP,
+        sectors=FIXTURE_SECTORS,
+    )
+
+
+def _daily_panel(
+    df: pd.DataFrame,
+    *,
+    start: str | None,
+    end: str | None,
+    adjust_splits: bool,
+    spy: Path,
+    membership: Path = MEMBERSHIP_INTERVALS,
+    sectors: Path = SECTORS,
+) -> Panel:
     splits = daily_sp500_splits(bars=df) if adjust_splits else None
     if start is not None:
         df = df[df["date"] >= pd.Timestamp(start)]
     if end is not None:
         df = df[df["date"] < pd.Timestamp(end)]
+    df = df[["symbol", "date", "open", "high", "low", "close", "volume"]]
     if splits is not None:
         if end is not None:
             splits = splits[splits["ex_date"] < pd.Timestamp(end)]
-        df = split_adjust(df.drop(columns=["dividend_amount", "split_coefficient"]), splits, time_col="date")
+        df = split_adjust(df, splits, time_col="date", keep_factor=True)
     df = df.assign(ts=daily_stamp_utc(df["date"]), volume=df["volume"].astype(np.float64)).drop(
         columns="date"
     )
-    spy = pd.read_csv(SPY_DAILY)
-    bench = pd.Series(spy["close"].to_numpy(dtype=np.float64), index=daily_stamp_utc(spy["date"]))
+    spy_bars = pd.read_csv(spy)
+    bench = pd.Series(spy_bars["close"].to_numpy(dtype=np.float64), index=daily_stamp_utc(spy_bars["date"]))
     return wide_panel(
-        df, freq="1d", benchmark_close=bench, intervals=read_membership(), sectors=read_sectors()
+        df,
+        freq="1d",
+        benchmark_close=bench,
+        intervals=read_membership(membership),
+        sectors=read_sectors(sectors),
     )
 
 
