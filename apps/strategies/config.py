@@ -12,13 +12,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from workers.engine.market import FREQUENCIES
+
 from . import schema as s
 from .registry import STRATEGIES, strategy_spec
 from .schema import ConfigValidationError
 
 __all__ = ["ConfigValidationError", "StrategyConfig", "strategy_config_validate"]
-
-FREQUENCIES = ("1h", "1d")
 
 
 def _feature_catalogue() -> tuple[list[str], tuple[str, ...]] | None:

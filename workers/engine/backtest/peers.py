@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..costs import CostModel
-from ..market import daily_stamp_utc
+from ..market import MARKET_TZ, daily_stamp_utc
 from ..panel import Panel
 from ..rules import crossovers, sma
 from .config import BacktestConfig
@@ -47,7 +47,7 @@ class PeerRun:
 
 def frames_from_panel(panel: Panel, symbols: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Per-name bar frames (date, OHLCV) of a daily Panel, for names with a bar on every row."""
-    dates = pd.DatetimeIndex(panel.index).tz_localize("UTC").tz_convert("America/New_York")
+    dates = pd.DatetimeIndex(panel.index).tz_localize("UTC").tz_convert(MARKET_TZ)
     dates = dates.tz_localize(None).normalize()
     out = {}
     for sym in symbols if symbols is not None else panel.symbols:
