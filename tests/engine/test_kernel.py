@@ -160,3 +160,52 @@ def test_kernel_refuses_bad_account_state_and_a_missing_model(panel):
         kernel.decide(sub, AccountState(positions=-np.ones(sub.shape[1]), cash=1e6, equity=np.ones(100)))
     with pytest.raises(DecideConfigError, match="needs its trained model"):
         Kernel(_config(kind="ridge", model={"alpha": 1e-3}))
+
+
+def test_kernel_with_a_trained_model_scores_like_the_whole_panel_features(panel):
+    """A learned kind decides from its trained model on the live feature path (the last row only,
+    `compute_features_last`); its scores match the model on the whole-panel features at the same
+    bar, and a top-k book built on them is the backtest's."""
+    from workers.engine.backtest import run_backtest
+    from workers.engine.decide.configs import allocator_for, backtest_config
+    from workers.engine.decide.research import train_pipeline
+    from workers.engine.features import compute_features
+
+    cfg = _config(
+        kind="ridge",
+        model={"alpha": 1e-3},
+        features="price",
+        optimizer={"allocator": "topk", "top_k": 4},
+    )
+    train = panel.slice_rows(200)
+    trained = train_pipeline(panel=train, config=cfg, progress=lambda *_: None)
+    fs = compute_features(panel, trained.feature_names, dtype=np.float64)
+    bars = range(200, 260)
+    alpha = np.full((bars.stop, panel.shape[1]), np.nan)  # no view (all cash) before bar 200
+    for t in bars:
+        alpha[t] = trained.model.predict_cross_section(fs.values[:, t, :].T, panel.member[t])
+    history = panel.slice_rows(bars.stop)
+    result = run_backtest(history, backtest_config(cfg), allocator=allocator_for(cfg), alpha=alpha)
+    kernel = Kernel(cfg, model=trained.model)
+    for t in bars[:-1]:
+        d = kernel.decide(panel.slice_rows(t + 1), _account(result, t))
+        np.testing.assert_allclose(d.signal, alpha[t], rtol=1e-9, atol=1e-12, err_msg=f"bar {t}")
+        np.testing.assert_array_equal(d.weights, result.target_weights[t], err_msg=f"bar {t}")
+    assert np.isfinite(alpha[bars.start]).sum() >= 4 and (np.abs(result.fills) > 0).any()
+
+
+def test_the_kernel_imports_nothing_from_the_apps():
+    """The live cycle and the backtest share the kernel only if it stands on the engine alone."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "import workers.engine.decide.kernel, workers.engine.decide.research\n"
+        "print(','.join(sorted(m for m in sys.modules if m == 'apps' or m.startswith('apps.'))))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
