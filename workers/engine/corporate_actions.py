@@ -35,11 +35,10 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from .market import MARKET_TZ
+from .market import MARKET_TZ, PRICE_FIELDS
 from .panel import Panel
 
 SPLIT_COLUMNS = ("symbol", "ex_date", "ratio")
-PRICE_COLUMNS = ("open", "high", "low", "close")
 # Vendor ratios carry float noise (7.000007 for AAPL's 7:1, 1.499999 for 3:2): a ratio within this
 # relative distance of a fraction with a small denominator is snapped to it.
 SNAP_RTOL = 1e-5
@@ -234,7 +233,7 @@ def split_adjust(
         raise CorporateActionError(f"long bars need columns symbol and {time_col!r}; missing {missing}")
     f = split_factors_long(data["symbol"], _ny_dates(data[time_col]), splits)
     out = data.copy()
-    for c in (*PRICE_COLUMNS, "dividend_amount"):
+    for c in (*PRICE_FIELDS, "dividend_amount"):
         if c in out.columns:
             out[c] = out[c].to_numpy(dtype=np.float64) / f
     if "volume" in out.columns:

@@ -19,6 +19,9 @@ import pandas as pd
 MARKET_TZ = "America/New_York"
 DAILY_CLOSE_TIME = pd.Timedelta(hours=16)
 TRADING_DAYS_PER_YEAR = 252
+# The fields of a bar, in the order files, the database and the Panel list them.
+PRICE_FIELDS = ("open", "high", "low", "close")
+OHLCV = (*PRICE_FIELDS, "volume")
 
 
 class Frequency(StrEnum):

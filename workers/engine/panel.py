@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .market import FREQUENCIES, TRADING_DAYS_PER_YEAR, Frequency, membership_mask
+from .market import FREQUENCIES, OHLCV, PRICE_FIELDS, TRADING_DAYS_PER_YEAR, Frequency, membership_mask
 
 
 class PanelError(ValueError):
@@ -67,7 +67,7 @@ class Panel:
         T, N = len(self.index), len(self.symbols)
         if self.freq not in FREQUENCIES:
             raise PanelError(f"unknown bar frequency {self.freq!r}; expected one of {FREQUENCIES}")
-        for name in ("open", "high", "low", "close", "volume"):
+        for name in OHLCV:
             arr = getattr(self, name)
             if not isinstance(arr, np.ndarray) or arr.shape != (T, N):
                 raise PanelError(f"{name} must be a ({T}, {N}) array, got {getattr(arr, 'shape', type(arr))}")
@@ -98,7 +98,7 @@ class Panel:
         if len(set(self.symbols)) != N:
             raise PanelError("symbols must be unique")
         with np.errstate(invalid="ignore"):
-            for name in ("open", "high", "low", "close", "benchmark_open"):
+            for name in (*PRICE_FIELDS, "benchmark_open"):
                 arr = getattr(self, name)
                 if arr is not None and (arr <= 0).any():
                     if arr.ndim == 1:

@@ -19,11 +19,9 @@ import pandas as pd
 from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet
 from django.db.models.functions import Cast
 
-from workers.engine.market import MARKET_TZ
+from workers.engine.market import MARKET_TZ, OHLCV
 
 from ..models import Bar, ImportRun, Instrument
-
-OHLCV = ("open", "high", "low", "close", "volume")
 
 
 def market_tz() -> ZoneInfo:

@@ -21,14 +21,13 @@ from django.db.models.functions import Cast
 from apps.universes.models import Universe
 from apps.universes.selectors import universe_members_history
 from workers.engine.corporate_actions import CorporateActionError, split_adjust
-from workers.engine.market import FREQUENCIES, membership_mask
+from workers.engine.market import FREQUENCIES, OHLCV, membership_mask
 from workers.engine.panel import Panel, PanelError
 
 from ..models import Bar, CorporateAction, Instrument
 from . import market_tz
 
 BENCHMARK_SYMBOL = "SPY"
-OHLCV = ("open", "high", "low", "close", "volume")
 _MAX_LISTED = 5
 
 

@@ -11,9 +11,9 @@ Parity with the backtest is by construction and tested bar by bar (tests/engine/
 the governor is the backtest's `Governor` resumed from (state, peak); the allocation step is
 `decide.step`, the very function the backtest's bar loop calls; the market inputs at t are the
 simulator's own `build_inputs` arrays, whose row t reads rows <= t only. One caveat a live
-process must keep: the optimizer allocator warm-starts (OSQP) and refreshes its risk model on a
-cadence, so bit-identity needs the same `Kernel` object fed every bar in order, as the backtest
-does; a fresh kernel gives the same decision to solver tolerance.
+process must keep: the optimizer allocator is stateful (OSQP warm starts, the vol search starts
+from the last bar's risk aversion, the risk model refreshes on a cadence), so bit-identity needs
+the same `Kernel` object fed every bar in order, as the backtest's loop feeds its allocator.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ..optimizer import OptimizerAllocator
 from ..optimizer.bounds import sector_rows, sector_sums
 from ..panel import Panel
 from ..rules import rule_signal
+from ..serialize import to_json_list, to_json_value
 from .configs import DecideConfigError, allocator_for, backtest_config, is_learned
 from .step import allocate_bar, allocation_context
 
@@ -113,7 +114,7 @@ class Decision:
         """A JSON-ready record of the decision (weights and scores by symbol, NaN -> None)."""
 
         def by_symbol(values: np.ndarray) -> dict[str, float | None]:
-            return {s: (float(v) if math.isfinite(v) else None) for s, v in zip(symbols, values, strict=True)}
+            return dict(zip(symbols, to_json_list(values), strict=True))
 
         return {
             "t": self.t,
@@ -126,7 +127,7 @@ class Decision:
             "allow_buys": self.allow_buys,
             "status": self.status,
             "reason": self.reason,
-            "bound": self.bound,
+            "bound": to_json_value(self.bound),
         }
 
 
