@@ -9,6 +9,7 @@ must equal the backtest's recorded target weights bit for bit: backtest/live par
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -160,6 +161,8 @@ def test_kernel_refuses_bad_account_state_and_a_missing_model(panel):
         kernel.decide(sub, AccountState(positions=-np.ones(sub.shape[1]), cash=1e6, equity=np.ones(100)))
     with pytest.raises(DecideConfigError, match="needs its trained model"):
         Kernel(_config(kind="ridge", model={"alpha": 1e-3}))
+    with pytest.raises(DecideConfigError, match="takes no model"):
+        Kernel(_config(), model=object())
 
 
 def test_kernel_with_a_trained_model_scores_like_the_whole_panel_features(panel):
@@ -170,6 +173,7 @@ def test_kernel_with_a_trained_model_scores_like_the_whole_panel_features(panel)
     from workers.engine.decide.configs import allocator_for, backtest_config
     from workers.engine.decide.research import train_pipeline
     from workers.engine.features import compute_features
+    from workers.engine.models import model_to_dict
 
     cfg = _config(
         kind="ridge",
@@ -186,7 +190,8 @@ def test_kernel_with_a_trained_model_scores_like_the_whole_panel_features(panel)
         alpha[t] = trained.model.predict_cross_section(fs.values[:, t, :].T, panel.member[t])
     history = panel.slice_rows(bars.stop)
     result = run_backtest(history, backtest_config(cfg), allocator=allocator_for(cfg), alpha=alpha)
-    kernel = Kernel(cfg, model=trained.model)
+    # As the live desk will build it: from the version's stored artifact bytes.
+    kernel = Kernel.from_artifact(cfg, json.dumps(model_to_dict(trained.model)).encode())
     for t in bars[:-1]:
         d = kernel.decide(panel.slice_rows(t + 1), _account(result, t))
         np.testing.assert_allclose(d.signal, alpha[t], rtol=1e-9, atol=1e-12, err_msg=f"bar {t}")

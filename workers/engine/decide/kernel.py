@@ -18,6 +18,7 @@ the same `Kernel` object fed every bar in order, as the backtest's loop feeds it
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,13 +29,14 @@ import numpy as np
 from ..backtest.governor import NORMAL, Governor
 from ..backtest.inputs import build_inputs
 from ..features import compute_features_last
+from ..models import model_from_dict
 from ..models.base import SignalModel
 from ..optimizer import OptimizerAllocator
 from ..optimizer.bounds import sector_rows, sector_sums
 from ..panel import Panel
 from ..rules import rule_signal
 from ..serialize import to_json_list, to_json_value
-from .configs import DecideConfigError, allocator_for, backtest_config, is_learned
+from .configs import DecideConfigError, allocator_for, backtest_config, feature_list, is_learned
 from .step import allocate_bar, allocation_context
 
 # Relative tolerance for "this constraint bound" in the decision record.
@@ -137,6 +139,20 @@ class Kernel:
         self.backtest = backtest_config(config)
         self.allocator = allocator_for(config)
         self.signal = signal_source(config, model)
+
+    @classmethod
+    def from_artifact(cls, config: Mapping[str, Any], artifact: bytes | None) -> Kernel:
+        """The kernel of a stored model version: its config snapshot and artifact bytes (the JSON
+        of `models.model_to_dict`, as training stores it; None for a rule)."""
+        model = None if artifact is None else model_from_dict(json.loads(artifact))
+        if model is not None:
+            if model.kind != config["kind"]:
+                raise DecideConfigError(
+                    f"the artifact holds a {model.kind} model, the config is {config['kind']}"
+                )
+            if list(model.feature_names) != feature_list(config):
+                raise DecideConfigError("the artifact's features differ from the config's feature list")
+        return cls(config, model=model)
 
     def decide(self, panel: Panel, account: AccountState) -> Decision:
         """The decision at the panel's last bar t: target weights for orders that fill at t+1."""
