@@ -211,15 +211,19 @@ class Kernel:
             if opt.sector_soft_cap is not None:
                 rows, n_rows = sector_rows(panel.sector)
                 sums = sector_sums(w, rows, n_rows)
-                names = (*panel.sector_names, "unknown")
+                # The last row holds the names without a known sector (see optimizer.bounds).
                 out["sector_soft_cap"] = [
-                    names[k] if k < len(names) else str(k)
+                    "unknown" if k == n_rows - 1 else _sector_name(panel, int(k))
                     for k in np.flatnonzero(sums > opt.sector_soft_cap * (1 + BIND_TOL))
                 ]
         for key in ("turnover_cap_relaxed", "sell_limits_dropped", "vol_max_unattained", "vol_below_min"):
             if key in diag:
                 out[key] = diag[key]
         return out
+
+
+def _sector_name(panel: Panel, sector_id: int) -> str:
+    return panel.sector_names[sector_id] if sector_id < len(panel.sector_names) else f"sector {sector_id}"
 
 
 def _check_account(account: AccountState, n: int) -> np.ndarray:
