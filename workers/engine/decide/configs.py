@@ -12,12 +12,13 @@ from typing import Any
 from ..backtest import BacktestConfig, GovernorConfig
 from ..costs import CostModel
 from ..features import feature_names
+from ..market import Frequency
 from ..models import LGBMConfig, LGBMModel, RidgeConfig, RidgeModel, WalkForwardConfig
 from ..optimizer import OptimizerAllocator, OptimizerConfig, TopKEqualWeight
 from ..rules import RULES
 
 # Label horizon (bars held) of the learned models: a trading week on daily bars, a day on hourly.
-LABEL_HORIZON = {"1d": 5, "1h": 7}
+LABEL_HORIZON = {Frequency.DAY: 5, Frequency.HOUR: 7}
 
 # Strategy kinds with a learned model (the others are the rules of `workers.engine.rules.RULES`).
 LEARNED_MODELS: dict[str, tuple[type, type]] = {
