@@ -42,8 +42,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._data import NASDAQ_HOURLY, load_daily_sp500, load_hourly_csv  # noqa: E402
 from workers.engine.backtest import BacktestConfig, build_inputs, peers, run_backtest  # noqa: E402
-from workers.engine.datasets import NASDAQ_HOURLY, load_daily_sp500, load_hourly_csv  # noqa: E402
 from workers.engine.panel import Panel  # noqa: E402
 
 HOURLY_5Y_BARS = 5 * 252 * 7

@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.db import models
 
+from workers.engine.market import Frequency as BarFrequency
 
-class Frequency(models.TextChoices):
-    HOUR = "1h", "hourly"
-    DAY = "1d", "daily"
+# The engine's bar frequencies as model choices (one definition: workers.engine.market.Frequency).
+Frequency = models.TextChoices("Frequency", [(f.name, (f.value, f.label)) for f in BarFrequency])
 
 
 class Instrument(models.Model):

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.core.statemachine import AppendOnlyModel, StateMachine
+from workers.engine.objectives import OBJECTIVES
 
 
 class Status(models.TextChoices):
@@ -97,10 +98,8 @@ class ParameterSearch(Job):
         RANDOM = "random", "random"
         EVOLUTIONARY = "evolutionary", "evolutionary (genetic)"
 
-    class Objective(models.TextChoices):
-        SHARPE = "sharpe", "Sharpe"
-        CALMAR = "calmar", "Calmar"
-        BALANCED = "balanced", "balanced"
+    # The search objectives' one table is the engine's (workers.engine.objectives.OBJECTIVES).
+    Objective = models.TextChoices("Objective", [(k.upper(), (k, label)) for k, label in OBJECTIVES.items()])
 
     method = models.CharField(max_length=12, choices=Method.choices)
     objective = models.CharField(max_length=8, choices=Objective.choices, default=Objective.SHARPE)

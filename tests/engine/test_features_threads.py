@@ -11,8 +11,8 @@ import bottleneck as bn
 import numpy as np
 import pytest
 
+from bench._data import DAILY_PARQUET, load_daily_sp500
 from tests.engine.test_features import synthetic_panel
-from workers.engine.datasets import DAILY_PARQUET, load_daily_sp500
 from workers.engine.features import compute_features
 from workers.engine.features.context import FeatureContext
 from workers.engine.features.ops import row_ranks

@@ -14,6 +14,8 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from workers.engine.market import MARKET_TZ
+
 from ..models import ImportRun
 from .errors import BarFileError
 from .phases import Timings, phase
@@ -42,7 +44,7 @@ def bars_import(
     path: str | Path,
     freq: str,
     source: str,
-    tz: str = "America/New_York",
+    tz: str = MARKET_TZ,
     skip_invalid: bool = False,
     user=None,
     progress: ProgressFn | None = None,

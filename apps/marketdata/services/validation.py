@@ -14,11 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from workers.engine.datasets import daily_stamp_utc
+from workers.engine.market import FREQUENCIES, MARKET_TZ, daily_stamp_utc
 
 from .errors import BarFileError
 
-FREQUENCIES = ("1h", "1d")
 PRICE_FIELDS = ("open", "high", "low", "close")
 SYMBOL_MAX_LEN = 16  # Instrument.symbol max_length
 PRICE_MAX = 1e11  # Bar prices are Decimal(18, 6); headroom for rounding to 6 decimals
@@ -101,7 +100,7 @@ def check_time_zone(tz: str) -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BarFileError(f"unknown time zone {tz!r} (use an IANA name such as America/New_York)") from exc
+        raise BarFileError(f"unknown time zone {tz!r} (use an IANA name such as {MARKET_TZ})") from exc
     return tz
 
 
@@ -198,7 +197,7 @@ def _to_utc(
     return ts, dates.to_numpy()
 
 
-def bars_validate(frame: pd.DataFrame, *, freq: str, tz: str = "America/New_York") -> ValidationResult:
+def bars_validate(frame: pd.DataFrame, *, freq: str, tz: str = MARKET_TZ) -> ValidationResult:
     """Apply every rule to a canonical frame (see reading.bar_file_read) and split it in two."""
     if freq not in FREQUENCIES:
         raise BarFileError(f"unknown frequency {freq!r}: expected one of {', '.join(FREQUENCIES)}")

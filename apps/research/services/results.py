@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 
 from workers.engine.backtest.governor import STATES
+from workers.engine.decide.research import EngineOutcome
 from workers.engine.metrics import backtest_metrics, monthly_returns, performance_summary
-
-from .panel import to_json_list, to_json_number, to_json_value
-from .pipeline import EngineOutcome
+from workers.engine.serialize import to_json_list, to_json_number, to_json_value
 
 MAX_FILLS_STORED = 500  # the most recent fills kept on the row (the total count is in metrics)
 MAX_SAMPLED_POINTS = 400  # sector weights / IC are stored on at most this many bars

@@ -24,10 +24,12 @@ import pandas as pd
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 
+from apps.marketdata.selectors.panel import PanelBuild, panel_build
 from apps.strategies.config import strategy_config_validate
 from apps.strategies.registry import strategy_spec
 from apps.strategies.services.versions import code_version, model_version_create
 from apps.universes.models import Universe
+from workers.engine.decide.research import backtest_pipeline, train_pipeline
 from workers.engine.models import model_to_dict
 
 from ..models import BacktestRun, Run, Status, TrainingRun
@@ -44,8 +46,6 @@ from .jobs import (
     job_lease,
     job_transition,
 )
-from .panel import PanelBuild, panel_build
-from .pipeline import backtest_pipeline, train_pipeline
 from .results import outcome_to_storage, segment_metrics
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,6 @@ the whole backtest is already walk-forward out of sample.
 from __future__ import annotations
 
 import json
-import math
 import random
 import uuid
 
@@ -25,6 +24,7 @@ from django.db.models import F
 
 from apps.strategies.config import ConfigValidationError, strategy_config_validate
 from apps.strategies.services.versions import code_version
+from workers.engine.objectives import OBJECTIVES, objective_score
 
 from ..models import BacktestRun, ParameterSearch, Status
 from .candidates import (
@@ -44,8 +44,6 @@ from .jobs import (
     jobs_enqueue_group,
 )
 
-OBJECTIVES = ("sharpe", "calmar", "balanced")
-CALMAR_CAP = 3.0  # in the balanced score, so a near-zero drawdown cannot dominate
 DEFAULT_SETTINGS = {
     "n_samples": 10,
     "population": 8,
@@ -54,26 +52,6 @@ DEFAULT_SETTINGS = {
     "crossover": 0.7,
     "holdout_fraction": 0.3,
 }
-
-
-def objective_score(metrics: dict | None, objective: str) -> float | None:
-    """The score a candidate is ranked by (higher is better), from its selection-period metrics.
-
-    balanced = 0.5 x Sharpe + 0.5 x min(Calmar, 3): rewards return per unit of volatility and per
-    unit of worst loss together. A candidate that never traded, or whose score is undefined, gets
-    None and is ranked last."""
-    if not metrics or not metrics.get("n_trades"):
-        return None
-    sharpe, calmar = metrics.get("sharpe"), metrics.get("calmar")
-    if objective == "sharpe":
-        value = sharpe
-    elif objective == "calmar":
-        value = calmar
-    elif objective == "balanced":
-        value = None if sharpe is None or calmar is None else 0.5 * sharpe + 0.5 * min(calmar, CALMAR_CAP)
-    else:
-        raise ValueError(f"unknown objective {objective!r}; expected one of {OBJECTIVES}")
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def _settings_validate(method: str, settings: dict | None) -> dict:

@@ -11,10 +11,10 @@ import pytest
 
 from apps.core.statemachine import TransitionError
 from apps.marketdata.models import Bar
+from apps.marketdata.selectors.panel import PanelDataError, panel_build
 from apps.research import tasks
 from apps.research.models import JOB_MACHINE, BacktestRun, RunEvent, Status, TrainingRun
 from apps.research.services import runs as runs_service
-from apps.research.services.panel import PanelDataError, panel_build
 from apps.research.services.runs import (
     backtest_execute,
     backtest_submit,

@@ -77,6 +77,16 @@ class Governor:
         self.peak = -np.inf
         self.history: list[tuple[int, str, str, float]] = []
 
+    @classmethod
+    def restore(cls, config: GovernorConfig, *, state: str, peak: float) -> Governor:
+        """A governor resumed from a stored (state, equity peak): the live desk keeps these two
+        between bars instead of the object."""
+        if state not in STATE_CODE:
+            raise GovernorError(f"unknown governor state {state!r}; expected one of {STATES}")
+        governor = cls(config)
+        governor.state, governor.peak = state, float(peak)
+        return governor
+
     @property
     def exposure_cap(self) -> float:
         return self.config.exposure(self.state)

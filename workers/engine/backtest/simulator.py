@@ -26,19 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..allocation import AllocationContext, Allocator
+from ..allocation import Allocator
+from ..decide.step import allocate_bar, allocation_context
 from ..panel import Panel
-from .config import BacktestConfig
+from .config import BacktestConfig, BacktestInputError
 from .governor import STATE_CODE, Governor
 from .inputs import SimInputs, build_inputs
 from .result import BacktestResult
 
 # The largest number of down-scalings of a buy basket before giving up on buys for the bar.
 _MAX_SCALE_STEPS = 60
-
-
-class BacktestInputError(ValueError):
-    """Inputs the backtest refuses (wrong shape, negative weights, ...), named."""
 
 
 def _check_targets(panel: Panel, targets: np.ndarray) -> np.ndarray:
@@ -278,25 +275,23 @@ def _simulate(
                     continue  # (an order was just sent: nothing quiet to skip)
         elif t % config.rebalance_every == 0:
             started = time.perf_counter()
-            ctx = AllocationContext(
+            ctx = allocation_context(
+                panel=panel,
                 t=t,
-                alpha=alpha[t],
-                current_weights=pos * m / eq if eq > 0 else zeros_n.copy(),
-                tradable=member[t] & np.isfinite(panel.close[t]),
-                price=panel.close[t],
-                adv_dollar=inputs.adv_dollar[t],
+                alpha_t=alpha[t],
+                positions=pos,
+                equity=eq,
+                mark_t=m,
+                adv_dollar_t=inputs.adv_dollar[t],
                 returns_window=inputs.returns[max(0, t - config.returns_window + 1) : t + 1],
-                sector=panel.sector,
                 exposure_cap=cap_t,
                 allow_buys=allow_buys,
-                periods_per_year=panel.periods_per_year,
-                equity=eq,
             )
-            res = allocator.allocate(ctx)
+            step = allocate_bar(allocator, ctx, member_t=member[t], max_weight=config.max_weight)
+            res, w = step.result, step.weights
             alloc_s += time.perf_counter() - started
             solve_ms += res.solve_ms
             alloc_status.append((t, res.status, res.reason))
-            w = _clean_allocator_weights(res.weights, N, t, member[t], config.max_weight, cap_t)
             target_w[t] = w
             tgt = w * (eq * invest) * inv_mark[t]
             if integer:
@@ -387,21 +382,3 @@ def _mark_quiet_stretch(
             q.risk_state[j] = STATE_CODE[governor.state]
             q.exposure_cap[j] = governor.exposure_cap
     return stop - 1
-
-
-def _clean_allocator_weights(
-    weights: np.ndarray, n: int, t: int, member_t: np.ndarray, max_weight: float, cap: float
-) -> np.ndarray:
-    """The loop enforces the allocator contract itself: a buggy allocator cannot break the caps."""
-    w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (n,):
-        raise BacktestInputError(f"allocator returned weights of shape {w.shape} at bar {t}, expected ({n},)")
-    if not np.isfinite(w).all():
-        raise BacktestInputError(f"allocator returned non-finite weights at bar {t}")
-    if (w < -1e-9).any():
-        raise BacktestInputError(f"allocator returned negative weights at bar {t} (long-only engine)")
-    w = np.where(member_t, np.clip(w, 0.0, max_weight), 0.0)
-    gross = w.sum()
-    if gross > cap:
-        w *= cap / gross
-    return w

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.marketdata.models import ImportRun
 from apps.marketdata.services import BarFileError, bars_import
+from workers.engine.market import FREQUENCIES, MARKET_TZ
 
 SHOWN_REJECTS = 10
 
@@ -42,11 +43,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file")
-        parser.add_argument("--freq", required=True, choices=["1h", "1d"])
+        parser.add_argument("--freq", required=True, choices=FREQUENCIES)
         parser.add_argument("--source", required=True, help="vendor/source name stored on every bar")
-        parser.add_argument(
-            "--tz", default="America/New_York", help="time zone of the file's wall-clock stamps"
-        )
+        parser.add_argument("--tz", default=MARKET_TZ, help="time zone of the file's wall-clock stamps")
         parser.add_argument(
             "--skip-invalid", action="store_true", help="write the valid rows, record the rejects"
         )
