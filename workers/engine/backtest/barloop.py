@@ -7,7 +7,7 @@ the allocator in Python and hands the order back through `send_order`, and the l
 
 Why compiled: the per-bar numpy version spent its time on call overhead (a dozen numpy calls per
 bar over ~500 names); one pass per bar over the names in machine code runs the dense 5,402 x 503
-bench at ~3x the bar-symbols per second (bench/RESULTS.md). Sums run name by name in index order,
+bench at ~5x the bar-symbols per second (bench/RESULTS.md). Sums run name by name in index order,
 so a run is bit-identical from one call to the next.
 
 Array layouts (all C-contiguous, float64 unless said):
