@@ -87,3 +87,13 @@ def test_the_cache_falls_back_to_the_temp_directory_when_nothing_else_is_writabl
     assert compiled(1) == 2
     assert numba_config.CACHE_DIR == str(tmp_path)
     assert list(tmp_path.rglob("*.nbi")), "nothing was cached in the fallback directory"
+
+
+def test_every_compiled_function_the_loop_calls_lives_in_its_file():
+    # numba's disk cache notices changes to the cached function's own file only: a compiled helper
+    # imported from another file could change while the cached loop kept the old machine code.
+    from numba.core.registry import CPUDispatcher
+
+    compiled = {name: f for name, f in vars(barloop).items() if isinstance(f, CPUDispatcher)}
+    assert {"run_bars", "send_order", "fill_cost", "target_code", "peak_drawdown"} <= set(compiled)
+    assert {f.py_func.__module__ for f in compiled.values()} == {barloop.__name__}

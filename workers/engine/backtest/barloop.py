@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .governor import peak_drawdown, target_code
 from .jit import jit
 
 # par
@@ -50,6 +49,40 @@ BAD_TARGET = -3  # a negative or infinite target weight (S_BAD_BAR, S_BAD_NAME n
 
 # The largest number of down-scalings of a buy basket before giving up on buys for the bar.
 MAX_SCALE_STEPS = 60
+
+
+# The drawdown governor's policy (governor.py has the states, the table and the Python class,
+# which calls these two): here, beside the loop that inlines them, because numba's on-disk cache
+# is invalidated by changes to the cached function's own file only; policy code in another file
+# could change while a stale compiled loop kept the old one.
+
+
+@jit
+def peak_drawdown(peak: float, equity: float) -> tuple[float, float]:
+    """(new peak, drawdown of `equity` from it); 1.0 while the peak is not positive."""
+    if equity > peak:
+        peak = equity
+    return peak, (1.0 - equity / peak if peak > 0 else 1.0)
+
+
+@jit
+def target_code(state: int, drawdown: float, thresholds: np.ndarray) -> int:
+    """The governor's policy on state codes (governor.STATES order): escalate at once to the
+    deepest level the drawdown reaches (levels may be skipped); from any other state back to
+    normal only below the recovery drawdown."""
+    if drawdown >= thresholds[2]:
+        deepest = 3
+    elif drawdown >= thresholds[1]:
+        deepest = 2
+    elif drawdown >= thresholds[0]:
+        deepest = 1
+    else:
+        deepest = 0
+    if deepest > state:
+        return deepest
+    if state != 0 and drawdown < thresholds[3]:
+        return 0
+    return state
 
 
 @jit

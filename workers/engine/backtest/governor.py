@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .jit import jit
+from .barloop import peak_drawdown, target_code
 
 NORMAL, CONSERVATIVE, RISK_OFF, HALTED = "normal", "conservative", "risk_off", "halted"
 STATES = (NORMAL, CONSERVATIVE, RISK_OFF, HALTED)
@@ -75,33 +75,6 @@ class GovernorConfig:
 
     def exposure(self, state: str) -> float:
         return float(self.exposures[STATE_CODE[state]])
-
-
-@jit
-def peak_drawdown(peak: float, equity: float) -> tuple[float, float]:
-    """(new peak, drawdown of `equity` from it); 1.0 while the peak is not positive."""
-    if equity > peak:
-        peak = equity
-    return peak, (1.0 - equity / peak if peak > 0 else 1.0)
-
-
-@jit
-def target_code(state: int, drawdown: float, thresholds: np.ndarray) -> int:
-    """The policy on state codes: escalate at once to the deepest level the drawdown reaches (levels
-    may be skipped); from any other state back to normal only below the recovery drawdown."""
-    if drawdown >= thresholds[2]:
-        deepest = 3
-    elif drawdown >= thresholds[1]:
-        deepest = 2
-    elif drawdown >= thresholds[0]:
-        deepest = 1
-    else:
-        deepest = 0
-    if deepest > state:
-        return deepest
-    if state != 0 and drawdown < thresholds[3]:
-        return 0
-    return state
 
 
 STATE_DTYPE = np.dtype(
