@@ -1,4 +1,5 @@
-"""Event-free vectorised backtester: costs, next-open fills, participation, cash, risk governor."""
+"""The backtester: a compiled bar loop (numba) with costs, next-open fills, participation, cash and a
+risk governor."""
 
 from .config import BacktestConfig, BacktestConfigError, BacktestInputError
 from .governor import STATES, TRANSITIONS, Governor, GovernorConfig, GovernorError
