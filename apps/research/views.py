@@ -9,13 +9,16 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.http import redirect_next
 from apps.strategies import permissions
 from apps.strategies.config import ConfigValidationError
 from apps.strategies.models import Strategy
+from apps.strategies.starters import search_space
 
 from . import charts, selectors
+from .forms import JobForm, SearchForm
 from .models import BacktestRun, ParameterSearch, TrainingRun
 from .services.candidates import ParamSpaceError
 from .services.runs import backtest_submit, job_cancel, training_submit
@@ -42,8 +45,8 @@ def _editable_strategy(request: HttpRequest, strategy_id: int) -> Strategy:
     return strategy
 
 
-def _back(request: HttpRequest, strategy: Strategy):
-    return redirect(request.POST.get("next") or "research:index")
+def _back(request: HttpRequest):
+    return redirect_next(request, "research:index")
 
 
 @require_GET
@@ -51,14 +54,19 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "research/index.html", selectors.recent_jobs(user=request.user))
 
 
+def _reason(request: HttpRequest) -> str:
+    form = JobForm(request.POST)
+    return form.cleaned_data["reason"] if form.is_valid() else ""
+
+
 @require_POST
 def backtest_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
     strategy = _editable_strategy(request, strategy_id)
     try:
-        run = backtest_submit(strategy=strategy, actor=request.user, reason=request.POST.get("reason", ""))
+        run = backtest_submit(strategy=strategy, actor=request.user, reason=_reason(request))
     except (ConfigValidationError, ValueError) as exc:
-        messages.error(request, f"backtest not started: {exc}")
-        return _back(request, strategy)
+        messages.error(request, f"Backtest not started: {exc}")
+        return _back(request)
     return redirect("research:backtest_detail", pk=run.pk)
 
 
@@ -66,40 +74,42 @@ def backtest_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
 def training_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
     strategy = _editable_strategy(request, strategy_id)
     try:
-        run = training_submit(strategy=strategy, actor=request.user, reason=request.POST.get("reason", ""))
+        run = training_submit(strategy=strategy, actor=request.user, reason=_reason(request))
     except (ConfigValidationError, ValueError) as exc:
-        messages.error(request, f"training not started: {exc}")
-        return _back(request, strategy)
+        messages.error(request, f"Training not started: {exc}")
+        return _back(request)
     return redirect("research:training_detail", pk=run.pk)
 
 
-@require_POST
+def search_form_for(strategy: Strategy, data=None) -> SearchForm:
+    """The search form of a strategy: its kind's first parameter space unless the user typed one."""
+    return SearchForm(data, initial={"param_space": search_space(strategy.kind, strategy.frequency)})
+
+
+@require_http_methods(["GET", "POST"])
 def search_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    """GET: the search form. POST: start the search, or show the form again with what was typed
+    and each error next to its field."""
     strategy = _editable_strategy(request, strategy_id)
-    try:
-        space = json.loads(request.POST.get("param_space") or "{}")
-        settings = {}
-        for key in ("n_samples", "population", "generations"):
-            if request.POST.get(key):
-                settings[key] = int(request.POST[key])
-        for key in ("mutation", "crossover", "holdout_fraction"):
-            if request.POST.get(key):
-                settings[key] = float(request.POST[key])
-        search = search_submit(
-            strategy=strategy,
-            actor=request.user,
-            method=request.POST.get("method", "grid"),
-            param_space=space,
-            objective=request.POST.get("objective", "sharpe"),
-            settings=settings,
-        )
-    except json.JSONDecodeError as exc:
-        messages.error(request, f"search not started: the param space is not valid JSON ({exc})")
-        return _back(request, strategy)
-    except (ParamSpaceError, ConfigValidationError, ValueError) as exc:
-        messages.error(request, f"search not started: {exc}")
-        return _back(request, strategy)
-    return redirect("research:search_detail", pk=search.pk)
+    if request.method == "GET":
+        form = search_form_for(strategy)
+        return render(request, "research/search_form.html", {"form": form, "strategy": strategy})
+    form = search_form_for(strategy, request.POST)
+    if form.is_valid():
+        try:
+            search = search_submit(
+                strategy=strategy,
+                actor=request.user,
+                method=form.cleaned_data["method"],
+                param_space=form.cleaned_data["param_space"],
+                objective=form.cleaned_data["objective"],
+                settings=form.search_settings(),
+            )
+        except (ParamSpaceError, ConfigValidationError, ValueError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("research:search_detail", pk=search.pk)
+    return render(request, "research/search_form.html", {"form": form, "strategy": strategy}, status=400)
 
 
 def _backtest_charts(run: BacktestRun) -> dict:

@@ -3,10 +3,9 @@ universe, frequency) override what the JSON says, so a quick edit need not touch
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 
+from apps.core.forms import LimitedJSONField
 from apps.universes.models import Universe
 
 from .models import Frequency
@@ -21,7 +20,7 @@ class StrategyForm(forms.Form):
     kind = forms.ChoiceField(choices=[])
     universe = forms.ChoiceField(choices=[])
     frequency = forms.ChoiceField(choices=Frequency.choices)
-    config = forms.CharField(
+    config = LimitedJSONField(
         widget=forms.Textarea(attrs={"rows": 18, "class": "mono", "spellcheck": "false"}),
         required=False,
         help_text="the full config as JSON; omitted settings take their defaults",
@@ -33,20 +32,6 @@ class StrategyForm(forms.Form):
         self.fields["universe"].choices = [(n, n) for n in Universe.objects.values_list("name", flat=True)]
         if editing:
             self.fields["name"].disabled = True
-
-    def clean_config(self) -> dict:
-        raw = (self.cleaned_data.get("config") or "").strip()
-        if not raw:
-            return {}
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            ) from None
-        if not isinstance(data, dict):
-            raise forms.ValidationError("must be a JSON object")
-        return data
 
     def merged_config(self) -> dict:
         data = dict(self.cleaned_data["config"])

@@ -33,6 +33,7 @@ from .services import (
     strategy_share,
     strategy_update,
 )
+from .starters import DEFAULT_STARTER, STARTERS, STARTERS_BY_KEY, starter_config
 
 # Part B (research) may ship buttons for the detail page; shown when the template exists.
 ACTIONS_TEMPLATE = "research/_strategy_actions.html"
@@ -90,14 +91,32 @@ def _save_form(request: HttpRequest, form: StrategyForm, strategy: Strategy | No
     return None
 
 
+def _starter_initial(key: str) -> dict:
+    config = starter_config(key)
+    return {
+        "kind": config.pop("kind"),
+        "universe": config.pop("universe"),
+        "frequency": config.pop("frequency"),
+        "config": config,
+    }
+
+
 def create(request: HttpRequest) -> HttpResponse:
     if not permissions.can_create(request.user):
         raise PermissionDenied("you may not create strategies")
-    form = StrategyForm(request.POST or None)
+    starter = request.GET.get("starter", DEFAULT_STARTER)
+    if starter not in STARTERS_BY_KEY:
+        messages.error(request, f"There is no starter config named {starter!r}; showing {DEFAULT_STARTER}.")
+        starter = DEFAULT_STARTER
+    form = StrategyForm(request.POST or None, initial=_starter_initial(starter))
     if request.method == "POST" and (strategy := _save_form(request, form, None)):
         messages.success(request, f"Strategy {strategy.name} created.")
         return redirect("strategies:detail", name=strategy.name)
-    return render(request, "strategies/form.html", {"form": form, "strategy": None})
+    return render(
+        request,
+        "strategies/form.html",
+        {"form": form, "strategy": None, "starters": STARTERS, "starter": starter},
+    )
 
 
 def edit(request: HttpRequest, name: str) -> HttpResponse:

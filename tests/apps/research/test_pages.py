@@ -98,11 +98,70 @@ def test_search_page_and_form(strategy, people, django_capture_on_commit_callbac
     page = c.get(resp["Location"]).content.decode()
     assert 'table class="grid sortable" id="results"' in page and page.count("badge queued") == 3
     bad = c.post(
-        reverse("research:search_create", args=[strategy.pk]),
-        {"method": "grid", "param_space": "{nope"},
-        follow=True,
+        reverse("research:search_create", args=[strategy.pk]), {"method": "grid", "param_space": "{nope"}
     )
-    assert "the param space is not valid JSON" in bad.content.decode()
+    assert bad.status_code == 400
+    assert bad.context["form"].errors["param_space"] == [
+        "is not valid JSON: Expecting property name enclosed in double quotes (line 1, column 2)"
+    ]
+    assert "{nope</textarea>" in bad.content.decode()  # what was typed is still there
+
+
+def test_search_form_keeps_input_and_speaks_plainly(strategy, people):
+    c = _client(people["quinn"])
+    url = reverse("research:search_create", args=[strategy.pk])
+    assert 'name="param_space"' in c.get(url).content.decode()
+    typed = {
+        "method": "random",
+        "objective": "sharpe",
+        "param_space": '{"model.fast": [5, 10]}',
+        "n_samples": "ten",
+        "mutation": "1.5",
+    }
+    resp = c.post(url, typed)
+    assert resp.status_code == 400 and not ParameterSearch.objects.exists()
+    errors = resp.context["form"].errors
+    assert errors["n_samples"] == ["enter a whole number"]
+    assert errors["mutation"] == ["Ensure this value is less than or equal to 1.0."]
+    html = resp.content.decode()
+    assert 'value="ten"' in html and "{&quot;model.fast&quot;: [5, 10]}" in html
+    assert "Traceback" not in html and "invalid literal" not in html
+    # a candidate the config validator refuses: named, on the form, with the input kept
+    resp = c.post(url, {**typed, "n_samples": "2", "mutation": "", "param_space": '{"model.fast": [500]}'})
+    assert resp.status_code == 400
+    assert "is not a valid config: model.slow: must be greater than fast (500)" in html_of(resp)
+
+
+def html_of(resp) -> str:
+    return resp.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
+
+
+def test_deeply_nested_json_gets_a_message_not_a_500(strategy, people):
+    c = _client(people["quinn"])
+    deep = "[" * 3000 + "]" * 3000
+    resp = c.post(
+        reverse("research:search_create", args=[strategy.pk]), {"method": "grid", "param_space": deep}
+    )
+    assert resp.status_code == 400
+    assert resp.context["form"].errors["param_space"] == [
+        "is nested 3,000 levels deep; at most 3 levels are allowed"
+    ]
+    huge = '{"model.fast": [' + ", ".join(["1"] * 5000) + "]}"
+    resp = c.post(
+        reverse("research:search_create", args=[strategy.pk]), {"method": "grid", "param_space": huge}
+    )
+    assert resp.context["form"].errors["param_space"] == [
+        "is too long: 15,016 characters, at most 8,000 allowed"
+    ]
+
+
+def test_next_redirect_stays_on_the_site(strategy, people):
+    c = _client(people["quinn"])
+    url = reverse("research:training_create", args=[strategy.pk])  # a rule: refused, then redirected
+    resp = c.post(url, {"next": "https://evil.example/phish"})
+    assert resp.status_code == 302 and resp["Location"] == reverse("research:index")
+    resp = c.post(url, {"next": f"/strategies/{strategy.name}/"})
+    assert resp["Location"] == f"/strategies/{strategy.name}/"
 
 
 def test_training_page_and_rule_refusal(strategy, people):
@@ -120,7 +179,8 @@ def test_strategy_actions_partial_renders(strategy, people, rf):
         "research/_strategy_actions.html", {"strategy": strategy, "can_edit": True}, request=request
     )
     assert f'action="/research/strategies/{strategy.pk}/backtest/"' in html
-    assert "Start search" in html and "Train model" not in html  # a rule strategy has nothing to train
+    assert f'href="/research/strategies/{strategy.pk}/search/"' in html
+    assert "Train model" not in html  # a rule strategy has nothing to train
 
 
 def test_search_results_page_after_ranking(strategy, people, django_capture_on_commit_callbacks):

@@ -83,12 +83,49 @@ def test_create_form_shows_errors_per_field_then_creates(client, people, univers
     ]
     resp = client.post(url, {**bad, "config": "{not json"})
     assert "not valid JSON" in resp.context["form"].errors["config"][0]
+    assert "{not json</textarea>" in resp.content.decode()
     resp = client.post(url, {**bad, "kind": "evil"})
     assert "kind" in resp.context["form"].errors
     resp = client.post(url, {**bad, "config": '{"model": {"fast": 5, "slow": 40}}'})
     assert resp.status_code == 302 and resp["Location"] == reverse("strategies:detail", args=["q-bad"])
     html = client.get(resp["Location"]).content.decode()
     assert "q-bad" in html and "&quot;fast&quot;: 5" in html
+
+
+def test_deeply_nested_config_is_a_form_error_not_a_500(client, people, universe):
+    client.force_login(people["quinn"])
+    deep = '{"model": ' + "[" * 5000 + "]" * 5000 + "}"
+    resp = client.post(
+        reverse("strategies:create"),
+        {"name": "q-deep", "kind": "ma_crossover", "universe": "sp500", "frequency": "1d", "config": deep},
+    )
+    assert resp.status_code == 200
+    assert resp.context["form"].errors["config"] == [
+        "is nested 5,001 levels deep; at most 20 levels are allowed"
+    ]
+    resp = client.post(
+        reverse("strategies:create"),
+        {"name": "q-list", "kind": "ma_crossover", "universe": "sp500", "frequency": "1d", "config": "[1]"},
+    )
+    assert resp.context["form"].errors["config"] == ['must be a JSON object, e.g. {"key": value}']
+
+
+def test_new_strategy_form_offers_starters_prefilled(client, people, universe):
+    from apps.strategies.starters import STARTERS
+
+    client.force_login(people["quinn"])
+    resp = client.get(reverse("strategies:create"))
+    html = resp.content.decode()
+    for starter in STARTERS:
+        assert f'data-starter="{starter.key}"' in html
+    form = resp.context["form"]
+    assert (form["kind"].value(), form["frequency"].value()) == ("ridge", "1d")
+    assert '"start": "2013-02-08"' in form["config"].value()
+    form = client.get(reverse("strategies:create") + "?starter=momentum-hourly").context["form"]
+    assert (form["kind"].value(), form["frequency"].value()) == ("momentum", "1h")
+    assert "2025-10-01" in form["config"].value()
+    resp = client.get(reverse("strategies:create") + "?starter=nope")
+    assert "There is no starter config named" in resp.content.decode()
 
 
 def test_detail_has_versions_with_stage_badges_and_share(client, people, setup):
