@@ -3,6 +3,7 @@ Viewing a run needs view access to its strategy; launching or cancelling needs c
 
 from __future__ import annotations
 
+import csv
 import json
 
 from django.contrib import messages
@@ -20,6 +21,7 @@ from apps.strategies.starters import search_space
 from . import charts, selectors
 from .forms import JobForm, SearchForm
 from .models import BacktestRun, ParameterSearch, TrainingRun
+from .services import results
 from .services.candidates import ParamSpaceError
 from .services.runs import backtest_submit, job_cancel, training_submit
 from .services.search import search_cancel, search_submit
@@ -116,17 +118,23 @@ def _backtest_charts(run: BacktestRun) -> dict:
     s = run.series or {}
     if not s.get("equity"):
         return {}
+    benchmark = f"{run.metrics.get('benchmark_symbol', 'SPY')} (benchmark)"
     dd = [-(v or 0.0) for v in s.get("drawdown", [])]
     out = {
         "equity": charts.line_chart(
             s["index"],
-            {"strategy": s["equity"], "SPY (benchmark)": s.get("benchmark", [])},
+            {"strategy": s["equity"], benchmark: s.get("benchmark", [])},
             title="Equity vs benchmark",
+            fmt="money",
+            unit="equity, USD",
         ),
-        "drawdown": charts.area_chart(s["index"], dd, title="Drawdown"),
+        "drawdown": charts.area_chart(s["index"], dd, title="Drawdown", unit="% below the running peak"),
         "monthly": charts.heatmap(s.get("monthly", {}), title="Monthly returns (%)"),
         "sectors": charts.stacked_area_chart(
-            s.get("sector_index", []), s.get("sector_weights", {}), title="Weights by sector"
+            s.get("sector_index", []),
+            s.get("sector_weights", {}),
+            title="Weights by sector",
+            unit="% of equity",
         ),
         "costs": charts.bar_chart(
             [(k, v) for k, v in (s.get("costs") or {}).items() if k != "cost"], title="Cost breakdown"
@@ -134,7 +142,10 @@ def _backtest_charts(run: BacktestRun) -> dict:
     }
     if s.get("ic"):
         out["ic"] = charts.line_chart(
-            s["ic"]["index"], {"rank IC (20-bar mean)": s["ic"]["rank_ic_rolling20"]}, title="Rank IC"
+            s["ic"]["index"],
+            {"rank IC (20-bar mean)": s["ic"]["rank_ic_rolling20"]},
+            title="Rank IC",
+            unit="Spearman rank correlation",
         )
     return out
 
@@ -155,9 +166,25 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": permissions.can_edit(request.user, run.strategy),
             "events": run.events.select_related("actor"),
             "metrics_rows": _metric_rows(run.metrics),
+            "benchmark_missing": run.metrics.get("benchmark_bars") == 0,
             "config_json": json.dumps(run.config, indent=2, sort_keys=True),
         },
     )
+
+
+@require_GET
+def backtest_export(request: HttpRequest, pk: int, what: str) -> HttpResponse:
+    """One result table of a backtest as CSV (equity, fills or sector weights)."""
+    if what not in results.EXPORTS:
+        raise Http404(f"no export {what!r}")
+    run = _viewable(request, get_object_or_404(BacktestRun.objects.select_related("strategy"), pk=pk))
+    header, rows = results.export_table(run.series, what)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="backtest-{run.pk}-{what}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
 
 
 @require_GET
@@ -223,51 +250,39 @@ def job_cancel_view(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     return redirect(DETAIL[kind], pk=pk)
 
 
+# The metrics tables' rows, in order; values are formatted by the `metric` template filter.
 METRIC_LABELS = [
-    ("total_return", "Total return", "pct"),
-    ("cagr", "CAGR", "pct"),
-    ("annual_volatility", "Volatility", "pct"),
-    ("sharpe", "Sharpe", "num"),
-    ("sortino", "Sortino", "num"),
-    ("calmar", "Calmar", "num"),
-    ("max_drawdown", "Max drawdown", "pct"),
-    ("max_drawdown_duration_bars", "Max DD duration (bars)", "int"),
-    ("hit_rate", "Hit rate", "pct"),
-    ("turnover_annual", "Turnover / year", "num"),
-    ("average_exposure", "Average exposure", "pct"),
-    ("cost_drag_bps_per_year", "Cost drag (bps/yr)", "num"),
-    ("benchmark_total_return", "Benchmark return", "pct"),
-    ("information_ratio", "Information ratio", "num"),
-    ("tracking_error", "Tracking error", "pct"),
-    ("n_trades", "Trades", "int"),
-    ("total_cost", "Total cost", "money"),
-    ("final_equity", "Final equity", "money"),
-    ("oos", "Out of sample", "bool"),
-    ("signal_rank_ic", "Mean rank IC", "num"),
-    ("signal_rank_icir", "Rank ICIR", "num"),
+    ("total_return", "Total return"),
+    ("cagr", "CAGR"),
+    ("annual_volatility", "Volatility"),
+    ("sharpe", "Sharpe"),
+    ("sortino", "Sortino"),
+    ("calmar", "Calmar"),
+    ("max_drawdown", "Max drawdown"),
+    ("max_drawdown_duration_bars", "Max DD duration (bars)"),
+    ("hit_rate", "Hit rate"),
+    ("turnover_annual", "Turnover / year"),
+    ("average_exposure", "Average exposure"),
+    ("cost_drag_bps_per_year", "Cost drag (bps/yr)"),
+    ("benchmark_total_return", "Benchmark return"),
+    ("information_ratio", "Information ratio"),
+    ("tracking_error", "Tracking error"),
+    ("n_trades", "Trades"),
+    ("total_cost", "Total cost ($)"),
+    ("final_equity", "Final equity ($)"),
+    ("oos", "Out of sample"),
+    ("signal_rank_ic", "Mean rank IC"),
+    ("signal_rank_icir", "Rank ICIR"),
 ]
 
 
-def _fmt(value, how: str) -> str:
-    if value is None:
-        return "—"
-    if how == "pct":
-        return f"{value * 100:.2f}%"
-    if how == "int":
-        return f"{int(value):,}"
-    if how == "money":
-        return f"{value:,.2f}"
-    if how == "bool":
-        return "yes" if value else "no"
-    return f"{value:.3f}"
-
-
-def _metric_rows(*metrics: dict) -> list[tuple[str, list[str]]]:
-    rows = []
-    for key, label, how in METRIC_LABELS:
-        if any(key in (m or {}) for m in metrics):
-            rows.append((label, [_fmt((m or {}).get(key), how) for m in metrics]))
-    return rows
+def _metric_rows(*metrics: dict) -> list[tuple[str, str, list]]:
+    """(label, metric key, raw values per run) for every metric any of the runs has."""
+    return [
+        (label, key, [(m or {}).get(key) for m in metrics])
+        for key, label in METRIC_LABELS
+        if any(key in (m or {}) for m in metrics)
+    ]
 
 
 @require_GET
@@ -301,6 +316,10 @@ def compare(request: HttpRequest) -> HttpResponse:
         {
             "runs": runs,
             "rows": _metric_rows(*(r.metrics for r in runs)),
-            "chart": charts.line_chart(labels, series, title="Equity (rebased to 1)") if series else None,
+            "chart": charts.line_chart(
+                labels, series, title="Equity (rebased to 1)", unit="equity / starting equity"
+            )
+            if series
+            else None,
         },
     )

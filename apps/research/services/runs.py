@@ -215,7 +215,7 @@ def _selection_split(outcome, holdout_fraction: float) -> dict:
 
 def training_execute(*, run_id: int) -> str:
     from apps.strategies.services.versions import model_version_create
-    from workers.engine.models import model_to_dict
+    from workers.engine.models import model_to_dict, top_features
 
     run = _claim(TrainingRun, run_id)
     if run is None:
@@ -235,7 +235,7 @@ def training_execute(*, run_id: int) -> str:
         metrics = {
             "n_train_rows": trained.n_rows,
             "n_features": len(trained.feature_names),
-            "importance_top": dict(list(trained.model.feature_importance().items())[:15]),
+            "importance_top": top_features(trained.model.feature_importance(), n=15),
         }
         with transaction.atomic():
             version = model_version_create(

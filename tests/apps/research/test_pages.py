@@ -198,3 +198,82 @@ def test_search_results_page_after_ranking(strategy, people, django_capture_on_c
         search_advance(search_id=search.pk, generation=0)
     page = _client(people["victor"]).get(reverse("research:search_detail", args=[search.pk])).content.decode()
     assert page.count("badge succeeded") >= 3 and "Sharpe (hold-out)" in page
+
+
+def test_one_status_per_page(finished, people):
+    _, queued = finished
+    html = (
+        _client(people["quinn"]).get(reverse("research:backtest_detail", args=[queued.pk])).content.decode()
+    )
+    assert html.count('data-field="status"') == 1
+    assert html.count('class="badge queued"') == 1  # the header badge only; the progress card has none
+
+
+def test_benchmark_without_bars_is_said_on_the_page_and_in_the_metrics(finished, people):
+    done, _ = finished  # the tiny data set holds no SPY bars at all
+    done.refresh_from_db()
+    assert (done.metrics["benchmark_symbol"], done.metrics["benchmark_bars"]) == ("SPY", 0)
+    assert done.series["benchmark"] == []
+    html = _client(people["quinn"]).get(reverse("research:backtest_detail", args=[done.pk])).content.decode()
+    assert 'id="benchmark-missing"' in html and "SPY has no bars between 2016-01-04 and" in html
+    assert "SPY (benchmark)" not in html  # no legend entry without a line
+
+
+def test_benchmark_with_bars_has_a_line(ridge_strategy, people, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        run = backtest_submit(strategy=ridge_strategy, actor=people["quinn"])
+    assert backtest_execute(run_id=run.pk) == "succeeded"
+    run.refresh_from_db()
+    assert run.metrics["benchmark_bars"] > 200
+    html = _client(people["quinn"]).get(reverse("research:backtest_detail", args=[run.pk])).content.decode()
+    assert "SPY (benchmark)" in html and 'id="benchmark-missing"' not in html
+
+
+def test_csv_exports_of_equity_fills_and_weights(finished, people, strategy):
+    import csv
+    import io
+
+    done, _ = finished
+    done.refresh_from_db()
+    c = _client(people["victor"])
+    tables = {}
+    for what in ("equity", "fills", "weights"):
+        resp = c.get(reverse("research:backtest_export", args=[done.pk, what]))
+        assert resp.status_code == 200 and resp["Content-Type"].startswith("text/csv")
+        assert resp["Content-Disposition"] == f'attachment; filename="backtest-{done.pk}-{what}.csv"'
+        tables[what] = list(csv.reader(io.StringIO(resp.content.decode())))
+    equity = tables["equity"]
+    assert equity[0] == ["ts_utc", "equity_usd", "benchmark_equity_usd", "drawdown", "exposure"]
+    assert len(equity) - 1 == len(done.series["index"])
+    assert float(equity[-1][1]) == pytest.approx(done.metrics["final_equity"])
+    assert tables["fills"][0][:3] == ["ts_utc", "symbol", "shares"]
+    assert len(tables["fills"]) - 1 == len(done.series["fills"]) > 0
+    assert tables["weights"][0][0] == "ts_utc" and set(tables["weights"][0][1:]) == set(
+        done.series["sector_weights"]
+    )
+    html = c.get(reverse("research:backtest_detail", args=[done.pk])).content.decode()
+    assert f'href="/research/backtests/{done.pk}/fills.csv"' in html
+    assert c.get(f"/research/backtests/{done.pk}/secrets.csv").status_code == 404
+
+
+def test_training_page_lists_the_most_important_features_first(ridge_strategy, people):
+    import json
+
+    from apps.research.services.runs import training_execute, training_submit
+    from workers.engine.models import model_from_dict
+
+    cfg = dict(ridge_strategy.config, features="all")
+    ridge_strategy.config = cfg
+    ridge_strategy.save(update_fields=["config"])
+    run = training_submit(strategy=ridge_strategy, actor=people["quinn"])
+    assert training_execute(run_id=run.pk) == "succeeded"
+    run.refresh_from_db()
+    model = model_from_dict(json.loads(run.model_version.artifact.read()))
+    importance = model.feature_importance()
+    assert len(importance) > 15
+    best = sorted(importance.values(), reverse=True)[:15]
+    assert sorted(run.metrics["importance_top"].values(), reverse=True) == best
+    html = _client(people["quinn"]).get(reverse("research:training_detail", args=[run.pk])).content.decode()
+    table = html[html.index('id="top-features"') :]
+    positions = [table.index(f">{name}<") for name in sorted(importance, key=lambda k: -importance[k])[:15]]
+    assert positions == sorted(positions)

@@ -16,3 +16,41 @@ def test_charts_escape_labels_and_handle_gaps():
     assert "rgba(45,164,78" in heat and "rgba(209,36,47" in heat and ">5.0<" in heat
     stacked = charts.stacked_area_chart(["a", "b"], {"Energy": [0.2, 0.3], "IT": [0.5, None]}, title="S")
     assert stacked.count("<path") == 2 and "Energy" in stacked
+
+
+def test_axis_ticks_are_round_and_labels_fit():
+    assert charts.nice_ticks(931_000, 1_612_000) == [
+        800_000,
+        1_000_000,
+        1_200_000,
+        1_400_000,
+        1_600_000,
+        1_800_000,
+    ]
+    assert charts.nice_ticks(-0.1245, 0.0) == [-0.15, -0.1, -0.05, 0.0]
+    ticks = charts.nice_ticks(-0.1245, 0.0)
+    assert [charts.tick_label(v, 0.05, "pct") for v in ticks] == ["-15%", "-10%", "-5%", "0%"]
+    assert charts.tick_label(1_200_000, 200_000, "money", 1_800_000) == "$1.2M"
+    assert charts.tick_label(800_000, 200_000, "money", 1_800_000) == "$0.8M"
+    svg = charts.line_chart(
+        ["2016-01-04", "2016-06-01", "2017-12-29"],
+        {"strategy": [1e6, 1.2e6, 1.5e6]},
+        title="E",
+        fmt="money",
+        unit="equity, USD",
+    )
+    assert ">$1.6M<" in svg and ">equity, USD<" in svg
+    # the first and last date labels hang inwards, so neither is cut at the edge of the chart
+    assert 'text-anchor="start" fill="#8a9aaa">2016-01-04<' in svg
+    assert 'text-anchor="end" fill="#8a9aaa">2017-12-29<' in svg
+
+
+def test_every_sector_has_its_own_colour_and_empty_series_have_no_legend():
+    colours = list(charts.SECTOR_COLOURS.values())
+    assert len(set(colours)) == len(colours)
+    sectors = {name: [0.05, 0.05] for name in charts.SECTOR_COLOURS}
+    svg = charts.stacked_area_chart(["a", "b"], sectors, title="S", unit="% of equity")
+    for name, colour in charts.SECTOR_COLOURS.items():
+        assert f'fill="{colour}" fill-opacity="0.8" stroke="none"><title>{name}</title>' in svg
+    svg = charts.line_chart(["a", "b"], {"strategy": [1.0, 2.0], "SPY (benchmark)": [None, None]}, title="E")
+    assert "SPY (benchmark)" not in svg

@@ -174,7 +174,11 @@ def test_failing_gate_shown_on_request_form(client, people, setup):
     url = reverse("strategies:request_promotion", args=["quinn-ma", mv.version])
     resp = client.post(url, {"to_stage": "candidate", "reason": "try", "evidence": [str(weak.pk)]})
     assert resp.status_code == 200
-    assert "gate failed" in resp.content.decode() and 'class="gate fail"' in resp.content.decode()
+    html = resp.content.decode()
+    assert "gate failed" in html and 'class="gate fail"' in html
+    # numbers formatted by what they measure: Sharpe with 2 decimals, drawdown in percent, counts whole
+    assert ">0.40</td>" in html and ">1.00</td>" in html
+    assert ">10.0%</td>" in html and ">20.0%</td>" in html and ">100</td>" in html
     assert not PromotionRequest.objects.exists()
 
 
