@@ -8,6 +8,8 @@ from django import forms
 from apps.core.forms import LimitedJSONField
 from apps.universes.models import Universe
 
+from .configdiff import config_diff
+from .lifecycle import config_sha256
 from .models import Frequency
 from .registry import strategy_kinds
 
@@ -58,6 +60,20 @@ class ShareForm(forms.Form):
         self.fields["username"].queryset = users
 
 
+def evidence_eligibility(run, version) -> str | None:
+    """Why a run cannot pass the candidate gate's config check for this version, or None when
+    it can: it must have finished and be a run of exactly the version's config."""
+    if run.status != "succeeded":
+        return f"not finished ({run.status})"
+    if not isinstance(run.config, dict) or config_sha256(run.config) != config_sha256(version.config or {}):
+        changes = config_diff(version.config or {}, run.config if isinstance(run.config, dict) else {})
+        paths = ", ".join(c.path for c in changes[:4]) + (" …" if len(changes) > 4 else "")
+        return (
+            f"a run of another config than v{version.version}'s ({len(changes)} setting(s) differ: {paths})"
+        )
+    return None
+
+
 class PromotionRequestForm(forms.Form):
     to_stage = forms.ChoiceField(choices=[], label="Move to")
     evidence = forms.MultipleChoiceField(
@@ -65,10 +81,13 @@ class PromotionRequestForm(forms.Form):
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, targets: list[str], runs: list, **kwargs):
+    def __init__(self, *args, targets: list[str], runs: list, version, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["to_stage"].choices = [(t, t) for t in targets]
-        self.fields["evidence"].choices = [(str(r.pk), _run_label(r)) for r in runs]
+        why = {r.pk: evidence_eligibility(r, version) for r in runs}
+        # Only runs that can pass the config check are offered; the others are listed with why.
+        self.fields["evidence"].choices = [(str(r.pk), _run_label(r)) for r in runs if why[r.pk] is None]
+        self.ineligible = [(r, why[r.pk]) for r in runs if why[r.pk] is not None]
 
     def refs(self) -> list[tuple[str, int]]:
         return [("backtest", int(pk)) for pk in self.cleaned_data["evidence"]]
@@ -76,10 +95,15 @@ class PromotionRequestForm(forms.Form):
 
 def _run_label(run) -> str:
     m = run.metrics or {}
-    parts = [f"#{run.pk} {run.status}"]
-    for key in ("sharpe", "max_drawdown", "n_trades", "oos"):
-        if key in m:
-            parts.append(f"{key}={m[key]:.3g}" if isinstance(m[key], float) else f"{key}={m[key]}")
+    parts = [f"#{run.pk}"]
+    if m.get("sharpe") is not None:
+        parts.append(f"Sharpe {m['sharpe']:.2f}")
+    if m.get("max_drawdown") is not None:
+        parts.append(f"max drawdown {m['max_drawdown'] * 100:.1f}%")
+    if m.get("n_trades") is not None:
+        parts.append(f"{m['n_trades']:,} trades")
+    if "oos" in m:
+        parts.append("out of sample" if m["oos"] else "in sample")
     return " · ".join(parts)
 
 

@@ -178,7 +178,9 @@ def request_promotion(request: HttpRequest, name: str, version: int) -> HttpResp
     if not permissions.can_request_promotion(request.user, strategy):
         raise PermissionDenied(f"you may not request promotions of {name}")
     runs = evidence_candidates(model_version=mv)
-    form = PromotionRequestForm(request.POST or None, targets=allowed_targets(mv.stage), runs=runs)
+    form = PromotionRequestForm(
+        request.POST or None, targets=allowed_targets(mv.stage), runs=runs, version=mv
+    )
     gate_results = None
     if request.method == "POST" and form.is_valid():
         try:

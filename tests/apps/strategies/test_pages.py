@@ -162,6 +162,27 @@ def test_request_approve_flow_through_pages(client, people, setup):
     assert (req.status, mv.stage) == ("approved", Stage.CANDIDATE)
 
 
+def test_evidence_picker_offers_only_runs_that_can_pass_the_config_check(client, people, setup):
+    mv, bt = setup["mv"], setup["bt"]
+    other = make_backtest(
+        setup["mine"], people["quinn"], config={**setup["mine"].config, "model": {"fast": 5, "slow": 40}}
+    )
+    failed = make_backtest(setup["mine"], people["quinn"], status="failed", metrics={})
+    client.force_login(people["quinn"])
+    url = reverse("strategies:request_promotion", args=["quinn-ma", mv.version])
+    resp = client.get(url)
+    offered = [value for value, _ in resp.context["form"].fields["evidence"].choices]
+    assert offered == [str(bt.pk)]
+    html = resp.content.decode()
+    assert f'<li data-run="{other.pk}">' in html and f'<li data-run="{failed.pk}">' in html
+    assert "a run of another config than v1&#x27;s (2 setting(s) differ: model.fast, model.slow)" in html
+    assert "not finished (failed)" in html
+    assert f"#{bt.pk} · Sharpe 1.40 · max drawdown 12.0% · 240 trades · out of sample" in html
+    # a run that is not offered cannot be posted either
+    resp = client.post(url, {"to_stage": "candidate", "reason": "x", "evidence": [str(other.pk)]})
+    assert "evidence" in resp.context["form"].errors and not PromotionRequest.objects.exists()
+
+
 def test_failing_gate_shown_on_request_form(client, people, setup):
     mv = setup["mv"]
     weak = make_backtest(
