@@ -14,6 +14,9 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.views.decorators.http import require_POST
 
+from apps.research.selectors import strategy_jobs
+from apps.research.summaries import latest_version_figures
+
 from . import permissions, selectors
 from .config import ConfigValidationError
 from .forms import DecisionForm, PromotionRequestForm, ShareForm, StrategyForm
@@ -56,14 +59,20 @@ def _actions_template() -> str | None:
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    strategies = selectors.strategies_visible(request.user).annotate(
-        n_versions=Count("versions", distinct=True),
-        n_live=Count("versions", filter=Q(versions__stage=Stage.LIVE), distinct=True),
+    strategies = list(
+        selectors.strategies_visible(request.user).annotate(
+            n_versions=Count("versions", distinct=True),
+            n_live=Count("versions", filter=Q(versions__stage=Stage.LIVE), distinct=True),
+        )
     )
+    figures = latest_version_figures(s.pk for s in strategies)
     return render(
         request,
         "strategies/index.html",
-        {"strategies": strategies, "can_create": permissions.can_create(request.user)},
+        {
+            "rows": [(s, figures.get(s.pk)) for s in strategies],
+            "can_create": permissions.can_create(request.user),
+        },
     )
 
 
@@ -155,6 +164,7 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
             "collaborators": selectors.strategy_collaborators(strategy),
             "share_form": ShareForm(users=selectors.share_candidates(strategy)) if can_edit else None,
             "actions_template": _actions_template(),
+            "jobs": strategy_jobs(strategy=strategy),
         },
     )
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from apps.strategies.models import PromotionRequest, Stage
 from apps.strategies.services import promotion_request_create
 
-from .conftest import make_backtest, make_strategy, make_version
+from .conftest import PASSING, make_backtest, make_strategy, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,28 @@ def test_list_shows_only_visible_strategies(client, people, setup):
     assert 'data-name="quinn-ma"' in html and 'data-name="quincy-mom"' not in html
     html = get(client, people["victor"], "strategies:index").content.decode()
     assert 'data-name="quinn-ma"' in html and 'data-name="quincy-mom"' in html
+
+
+def test_list_shows_latest_version_stage_and_sharpe(client, people, setup):
+    bt = setup["bt"]
+    v2 = make_version(setup["mine"], people["quinn"], stage=Stage.CANDIDATE)
+    newer = make_backtest(setup["mine"], people["quinn"], version=v2, metrics={**PASSING, "sharpe": 1.87})
+    make_backtest(setup["mine"], people["quinn"], version=v2, status="failed", metrics={})
+    html = get(client, people["victor"], "strategies:index").content.decode()
+    row = html[html.index('data-name="quinn-ma"') :].split("</tr>")[0]
+    assert "v2" in row and "stage-candidate" in row
+    assert f'<a href="/research/backtests/{newer.pk}/">1.87</a>' in row
+    assert f"/research/backtests/{bt.pk}/" not in row
+    other = html[html.index('data-name="quincy-mom"') :].split("</tr>")[0]
+    assert other.count("—") >= 2  # no version, no Sharpe
+
+
+def test_detail_lists_the_strategys_runs_with_key_figures(client, people, setup):
+    bt = setup["bt"]
+    html = get(client, people["victor"], "strategies:detail", "quinn-ma").content.decode()
+    table = html[html.index('id="strategy-backtests"') :].split("</table>")[0]
+    row = table[table.index(f'data-run="{bt.pk}"') :].split("</tr>")[0]
+    assert ">1.40<" in row and ">12.0%<" in row and ">240<" in row and "v1" in row
 
 
 def test_create_form_shows_errors_per_field_then_creates(client, people, universe):

@@ -1,0 +1,58 @@
+"""Reads that summarise a strategy's research for the strategy pages: the latest version with its
+stage and the Sharpe of its newest finished backtest. A backtest counts for a version when it is
+a run of that version (learned models) or, for rules (no artifact, no model_version on the run),
+a standalone run of exactly the version's config — the same binding the candidate gate uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from apps.strategies.lifecycle import config_sha256
+from apps.strategies.models import ModelVersion
+
+from .models import BacktestRun, Status
+
+RECENT_BACKTESTS = 200  # per page of strategies: enough to find each latest version's run
+
+
+@dataclass(frozen=True)
+class VersionFigures:
+    version: int
+    stage: str
+    sharpe: float | None
+    backtest_id: int | None
+
+
+def latest_version_figures(strategy_ids: Iterable[int]) -> dict[int, VersionFigures]:
+    """{strategy id: figures of its latest version} for the strategies that have a version."""
+    ids = list(strategy_ids)
+    latest: dict[int, ModelVersion] = {}
+    for mv in ModelVersion.objects.filter(strategy_id__in=ids).order_by("strategy_id", "-version"):
+        latest.setdefault(mv.strategy_id, mv)
+    shas = {mv.pk: config_sha256(mv.config or {}) for mv in latest.values()}
+    found: dict[int, BacktestRun] = {}
+    runs = (
+        BacktestRun.objects.filter(strategy_id__in=list(latest), status=Status.SUCCEEDED, search__isnull=True)
+        .only("pk", "strategy_id", "model_version_id", "config", "metrics")
+        .order_by("-pk")[:RECENT_BACKTESTS]
+    )
+    for run in runs:
+        mv = latest[run.strategy_id]
+        if run.strategy_id in found:
+            continue
+        if run.model_version_id == mv.pk or (
+            run.model_version_id is None
+            and isinstance(run.config, dict)
+            and config_sha256(run.config) == shas[mv.pk]
+        ):
+            found[run.strategy_id] = run
+    return {
+        sid: VersionFigures(
+            version=mv.version,
+            stage=mv.stage,
+            sharpe=(found[sid].metrics or {}).get("sharpe") if sid in found else None,
+            backtest_id=found[sid].pk if sid in found else None,
+        )
+        for sid, mv in latest.items()
+    }
