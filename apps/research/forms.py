@@ -90,3 +90,14 @@ class SearchForm(forms.Form):
             for key in (*INTEGER_SETTINGS, *FRACTION_SETTINGS)
             if self.cleaned_data.get(key) is not None
         }
+
+
+class ApplyBestForm(forms.Form):
+    """Confirm a search's best parameters as a new strategy (a draft for review)."""
+
+    name = forms.SlugField(max_length=64, label="New strategy name", help_text="letters, digits, '-' and '_'")
+    reviewed_sha = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    confirm = forms.BooleanField(
+        label="I have reviewed the differences above",
+        error_messages={"required": "tick the box to confirm you reviewed the differences"},
+    )

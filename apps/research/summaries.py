@@ -56,3 +56,58 @@ def latest_version_figures(strategy_ids: Iterable[int]) -> dict[int, VersionFigu
         )
         for sid, mv in latest.items()
     }
+
+
+@dataclass(frozen=True)
+class ValueEffect:
+    value: object
+    n: int  # candidates with this value that have a score
+    mean_score: float | None
+    best_score: float | None
+    mean_holdout_sharpe: float | None
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def search_sensitivity(
+    children: Iterable[BacktestRun], param_names: list[str]
+) -> dict[str, list[ValueEffect]]:
+    """Per parameter, per value it took: how the candidates with that value scored on the
+    selection period (mean and best of the objective) and their mean hold-out Sharpe. A flat
+    row across values says the objective barely depends on that parameter; a peak at one value
+    with poor neighbours warns of an overfit pick."""
+    runs = [r for r in children if r.status == Status.SUCCEEDED]
+    out: dict[str, list[ValueEffect]] = {}
+    for name in param_names:
+        groups: dict[str, tuple[object, list[BacktestRun]]] = {}
+        for run in runs:
+            if name in (run.candidate_params or {}):
+                value = run.candidate_params[name]
+                groups.setdefault(repr(value), (value, []))[1].append(run)
+        effects = []
+        for value, members in groups.values():
+            scores = [r.score for r in members if r.score is not None]
+            holdout = [
+                h
+                for r in members
+                if (h := ((r.metrics or {}).get("holdout") or {}).get("sharpe")) is not None
+            ]
+            effects.append(
+                ValueEffect(
+                    value=value,
+                    n=len(scores),
+                    mean_score=_mean(scores),
+                    best_score=max(scores) if scores else None,
+                    mean_holdout_sharpe=_mean(holdout),
+                )
+            )
+        out[name] = sorted(
+            effects,
+            key=lambda e: (
+                not isinstance(e.value, int | float),
+                e.value if isinstance(e.value, int | float) else str(e.value),
+            ),
+        )
+    return out

@@ -12,6 +12,7 @@ urlpatterns = [
     path("backtests/<int:pk>/<str:what>.csv", views.backtest_export, name="backtest_export"),
     path("training/<int:pk>/", views.training_detail, name="training_detail"),
     path("searches/<int:pk>/", views.search_detail, name="search_detail"),
+    path("searches/<int:pk>/apply/", views.search_apply, name="search_apply"),
     path("<str:kind>/<int:pk>/status.json", views.job_status_json, name="job_status"),
     path("<str:kind>/<int:pk>/cancel/", views.job_cancel_view, name="job_cancel"),
     path("compare/", views.compare, name="compare"),

@@ -16,15 +16,18 @@ from apps.core.http import redirect_next
 from apps.strategies import permissions
 from apps.strategies.config import ConfigValidationError
 from apps.strategies.models import Strategy
+from apps.strategies.services import StrategyError
 from apps.strategies.starters import search_space
 
 from . import charts, selectors
-from .forms import JobForm, SearchForm
+from .forms import ApplyBestForm, JobForm, SearchForm
 from .models import BacktestRun, ParameterSearch, TrainingRun
 from .services import results
+from .services.apply import ApplyError, search_best_apply, search_best_proposal
 from .services.candidates import ParamSpaceError
 from .services.runs import backtest_submit, job_cancel, training_submit
 from .services.search import search_cancel, search_submit
+from .summaries import search_sensitivity
 
 KINDS = {"backtests": BacktestRun, "training": TrainingRun, "searches": ParameterSearch}
 DETAIL = {
@@ -208,7 +211,8 @@ def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
     search = _viewable(request, get_object_or_404(ParameterSearch.objects.select_related("strategy"), pk=pk))
-    children = search.runs.defer("series").order_by("rank", "pk")
+    children = list(search.runs.defer("series").order_by("rank", "pk"))
+    param_names = list(search.param_space)
     return render(
         request,
         "research/search_detail.html",
@@ -217,10 +221,50 @@ def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "run": search,
             "kind": "searches",
             "children": children,
-            "param_names": list(search.param_space),
+            "param_names": param_names,
+            "sensitivity": search_sensitivity(children, param_names) if search.status == "succeeded" else {},
             "can_edit": permissions.can_edit(request.user, search.strategy),
+            "can_apply": permissions.can_create(request.user),
             "events": search.events.select_related("actor"),
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def search_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    """The best candidate of a search as a new strategy: GET shows the proposal and its diff,
+    POST (with the explicit confirmation) creates the draft."""
+    search = _viewable(request, get_object_or_404(ParameterSearch.objects.select_related("strategy"), pk=pk))
+    try:
+        proposal = search_best_proposal(search=search, actor=request.user)
+    except ApplyError as exc:
+        messages.error(request, f"Nothing to apply: {exc}")
+        return redirect("research:search_detail", pk=search.pk)
+    initial = {"name": proposal.default_name, "reviewed_sha": proposal.config_sha}
+    form = ApplyBestForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            draft = search_best_apply(
+                search=search,
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                reviewed_sha=form.cleaned_data["reviewed_sha"],
+            )
+        except StrategyError as exc:
+            form.add_error("name", str(exc))
+        except (ApplyError, ConfigValidationError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Draft strategy {draft.name} created from search #{search.pk}; {search.strategy.name} is unchanged.",
+            )
+            return redirect("strategies:detail", name=draft.name)
+    return render(
+        request,
+        "research/search_apply.html",
+        {"search": search, "proposal": proposal, "form": form},
+        status=400 if form.is_bound and form.errors else 200,
     )
 
 

@@ -277,3 +277,80 @@ def test_training_page_lists_the_most_important_features_first(ridge_strategy, p
     table = html[html.index('id="top-features"') :]
     positions = [table.index(f">{name}<") for name in sorted(importance, key=lambda k: -importance[k])[:15]]
     assert positions == sorted(positions)
+
+
+@pytest.fixture
+def ranked_search(strategy, people, django_capture_on_commit_callbacks):
+    from apps.research.services.search import search_advance
+
+    with django_capture_on_commit_callbacks(execute=False):
+        search = search_submit(
+            strategy=strategy,
+            actor=people["quinn"],
+            method="grid",
+            param_space={"model.fast": [5, 20], "model.slow": [50, 100]},
+        )
+        for r in search.runs.all():
+            backtest_execute(run_id=r.pk)
+        search_advance(search_id=search.pk, generation=0)
+    search.refresh_from_db()
+    assert search.status == "succeeded"
+    return search
+
+
+def test_search_page_shows_sensitivity_per_parameter(ranked_search, people):
+    html = (
+        _client(people["victor"])
+        .get(reverse("research:search_detail", args=[ranked_search.pk]))
+        .content.decode()
+    )
+    box = html[html.index('id="sensitivity"') :]
+    for name in ("model.fast", "model.slow"):
+        part = box[box.index(f'data-param="{name}"') :].split("</table>")[0]
+        assert part.count("<tr>") == 3  # header + one row per value
+    children = list(ranked_search.runs.all())
+    fast5 = [r.score for r in children if r.candidate_params["model.fast"] == 5 and r.score is not None]
+    part = box[box.index('data-param="model.fast"') :].split("</table>")[0]
+    assert f">{sum(fast5) / len(fast5):,.3f}<" in part and f">{max(fast5):,.3f}<" in part
+    assert 'id="apply-best"' not in html  # a viewer may not create strategies
+
+
+def test_apply_best_parameters_creates_a_reviewed_draft(ranked_search, people, strategy):
+    from apps.strategies.models import Strategy
+
+    c = _client(people["quinn"])
+    url = reverse("research:search_apply", args=[ranked_search.pk])
+    assert (
+        'id="apply-best"'
+        in c.get(reverse("research:search_detail", args=[ranked_search.pk])).content.decode()
+    )
+    page = c.get(url)
+    best = ranked_search.runs.get(rank=1)
+    html = page.content.decode()
+    changed = [k for k, v in best.candidate_params.items() if strategy.config["model"][k.split(".")[1]] != v]
+    for path in changed:
+        assert f'data-path="{path}"' in html
+    sha = page.context["form"].initial["reviewed_sha"]
+    before = dict(strategy.config)
+    # no confirmation: nothing created, the reason said
+    resp = c.post(url, {"name": "tiny-ma-best", "reviewed_sha": sha})
+    assert resp.status_code == 400 and "tick the box to confirm" in resp.content.decode()
+    # a proposal other than the one reviewed is refused
+    resp = c.post(url, {"name": "tiny-ma-best", "reviewed_sha": "0" * 64, "confirm": "on"})
+    assert "not the one you reviewed" in resp.content.decode()
+    assert not Strategy.objects.filter(name="tiny-ma-best").exists()
+    # a viewer cannot create the draft
+    assert (
+        _client(people["victor"])
+        .post(url, {"name": "v-best", "reviewed_sha": sha, "confirm": "on"})
+        .status_code
+        == 403
+    )
+    resp = c.post(url, {"name": "tiny-ma-best", "reviewed_sha": sha, "confirm": "on"})
+    assert resp.status_code == 302 and resp["Location"] == "/strategies/tiny-ma-best/"
+    draft = Strategy.objects.get(name="tiny-ma-best")
+    assert draft.owner == people["quinn"]
+    for path, value in best.candidate_params.items():
+        assert draft.config["model"][path.split(".")[1]] == value
+    strategy.refresh_from_db()
+    assert strategy.config == before  # the source strategy is untouched
