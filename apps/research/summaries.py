@@ -111,3 +111,57 @@ def search_sensitivity(
             ),
         )
     return out
+
+
+@dataclass(frozen=True)
+class RequestReview:
+    """What an approver reads beside the gates: each backtest's equity curve and how the
+    version's config differs from the version before it."""
+
+    equity_charts: list[tuple[int, object]]  # (backtest id, SVG)
+    previous_version: int | None
+    config_changes: list | None  # None when there is no previous version
+
+    @property
+    def previous_label(self) -> str:
+        return f"v{self.previous_version}" if self.previous_version else "previous version"
+
+
+def request_review(request) -> RequestReview:
+    from apps.strategies.configdiff import config_diff
+
+    from . import charts
+
+    ids = [e["id"] for e in request.evidence or [] if e.get("kind") == "backtest"]
+    runs = BacktestRun.objects.filter(pk__in=ids, strategy=request.model_version.strategy).only(
+        "pk", "series", "metrics"
+    )
+    equity = []
+    for run in sorted(runs, key=lambda r: r.pk):
+        s = run.series or {}
+        if not s.get("equity"):
+            continue
+        bench = f"{(run.metrics or {}).get('benchmark_symbol', 'SPY')} (benchmark)"
+        equity.append(
+            (
+                run.pk,
+                charts.line_chart(
+                    s["index"],
+                    {f"backtest #{run.pk}": s["equity"], bench: s.get("benchmark", [])},
+                    title=f"Equity of backtest #{run.pk}",
+                    fmt="money",
+                    unit="equity, USD",
+                ),
+            )
+        )
+    version = request.model_version
+    previous = (
+        ModelVersion.objects.filter(strategy_id=version.strategy_id, version__lt=version.version)
+        .order_by("-version")
+        .first()
+    )
+    return RequestReview(
+        equity_charts=equity,
+        previous_version=previous.version if previous else None,
+        config_changes=config_diff(previous.config, version.config) if previous else None,
+    )

@@ -15,7 +15,7 @@ from django.template.loader import get_template
 from django.views.decorators.http import require_POST
 
 from apps.research.selectors import strategy_jobs
-from apps.research.summaries import latest_version_figures
+from apps.research.summaries import latest_version_figures, request_review
 
 from . import permissions, selectors
 from .config import ConfigValidationError
@@ -246,6 +246,8 @@ def approvals(request: HttpRequest) -> HttpResponse:
     if not permissions.can_decide(request.user):
         raise PermissionDenied("the approvals desk is for approvers")
     pending = [(req, selectors.request_recheck(req)) for req in selectors.requests_pending()]
+    for req, _ in pending:
+        req.review = request_review(req)
     return render(
         request,
         "strategies/approvals.html",

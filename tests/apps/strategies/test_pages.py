@@ -205,6 +205,36 @@ def test_evidence_picker_offers_only_runs_that_can_pass_the_config_check(client,
     assert "evidence" in resp.context["form"].errors and not PromotionRequest.objects.exists()
 
 
+def test_approvals_show_evidence_equity_and_config_diff_against_previous_version(client, people, setup):
+    from apps.research.models import BacktestRun
+    from apps.strategies.services import strategy_update
+
+    mine = setup["mine"]
+    strategy_update(
+        strategy=mine, by=people["quinn"], config={**mine.config, "model": {"fast": 5, "slow": 40}}
+    )
+    mine.refresh_from_db()
+    v2 = make_version(mine, people["quinn"])
+    bt = make_backtest(mine, people["quinn"], version=v2)
+    BacktestRun.objects.filter(pk=bt.pk).update(
+        series={"index": ["2016-01-04T21:00", "2016-01-05T21:00"], "equity": [1e6, 1.01e6], "benchmark": []}
+    )
+    promotion_request_create(
+        model_version=v2,
+        to_stage=Stage.CANDIDATE,
+        requested_by=people["quinn"],
+        reason="v2",
+        evidence_refs=[("backtest", bt.pk)],
+    )
+    html = get(client, people["bob"], "strategies:approvals").content.decode()
+    assert f'data-run="{bt.pk}"' in html and f'aria-label="Equity of backtest #{bt.pk}"' in html
+    assert "against v1" in html
+    for path, old, new in (("model.fast", "20", "5"), ("model.slow", "100", "40")):
+        row = html[html.index(f'data-path="{path}"') :].split("</tr>")[0]
+        assert f">{old}<" in row and f">{new}<" in row
+    assert 'data-path="kind"' not in html  # unchanged settings are not listed
+
+
 def test_failing_gate_shown_on_request_form(client, people, setup):
     mv = setup["mv"]
     weak = make_backtest(
