@@ -43,6 +43,7 @@ SECTOR_COLOURS = {
     "unknown": "#495057",
 }
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 760, 250, 70, 24, 22, 28
+HALF_W = 520  # charts shown side by side: a narrower viewBox keeps their text the same size
 N_TICKS = 5
 
 
@@ -94,12 +95,14 @@ def tick_label(v: float, step: float, fmt: str, top: float | None = None) -> str
     return f"{v:,.{_decimals(step)}f}"
 
 
-def _frame(ticks: list[float], labels: Sequence[str], fmt: str, title: str, unit: str) -> list[str]:
+def _frame(
+    ticks: list[float], labels: Sequence[str], fmt: str, title: str, unit: str, w: int = W
+) -> list[str]:
     lo, hi = ticks[0], ticks[-1]
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
     top = max(abs(lo), abs(hi))
     parts = [
-        f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" '
+        f'<svg class="chart" viewBox="0 0 {w} {H}" role="img" aria-label="{escape(title)}" '
         f'xmlns="http://www.w3.org/2000/svg" font-size="11" font-family="sans-serif" fill="#d8e0e8">',
         f"<title>{escape(title)}</title>",
     ]
@@ -108,7 +111,7 @@ def _frame(ticks: list[float], labels: Sequence[str], fmt: str, title: str, unit
     for v in ticks:
         y = _y(v, lo, hi)
         parts.append(
-            f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#2a3642" stroke-width="0.5"/>'
+            f'<line x1="{PAD_L}" x2="{w - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#2a3642" stroke-width="0.5"/>'
         )
         parts.append(
             f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#8a9aaa">{escape(tick_label(v, step, fmt, top))}</text>'
@@ -120,13 +123,13 @@ def _frame(ticks: list[float], labels: Sequence[str], fmt: str, title: str, unit
         # The first and last labels hang inwards so they are never cut at the edges.
         anchor = "start" if k == 0 and shown > 1 else "end" if k == shown - 1 and shown > 1 else "middle"
         parts.append(
-            f'<text x="{_x(i, n):.1f}" y="{H - 8}" text-anchor="{anchor}" fill="#8a9aaa">{escape(str(labels[i])[:10])}</text>'
+            f'<text x="{_x(i, n, w):.1f}" y="{H - 8}" text-anchor="{anchor}" fill="#8a9aaa">{escape(str(labels[i])[:10])}</text>'
         )
     return parts
 
 
-def _x(i: int, n: int) -> float:
-    return PAD_L + (W - PAD_L - PAD_R) * (i / max(1, n - 1))
+def _x(i: int, n: int, w: int = W) -> float:
+    return PAD_L + (w - PAD_L - PAD_R) * (i / max(1, n - 1))
 
 
 def _y(v: float, lo: float, hi: float) -> float:
@@ -162,6 +165,7 @@ def line_chart(
     title: str,
     fmt: str = "num",
     unit: str = "",
+    width: int = W,
 ) -> SafeString:
     """One or more lines over shared x labels; gaps (None) break the line. A series with no
     finite value is left out of the plot AND the legend (no legend entry without a line)."""
@@ -173,13 +177,13 @@ def line_chart(
     pts = {name: [vals[i] if i < len(vals) else None for i in idx] for name, vals in series.items()}
     ticks = _ticks_for([v for vals in pts.values() for v in vals])
     lo, hi = ticks[0], ticks[-1]
-    parts = _frame(ticks, labs, fmt, title, unit)
+    parts = _frame(ticks, labs, fmt, title, unit, width)
     colours = _colours(list(pts))
     for colour, (name, vals) in zip(colours, pts.items(), strict=True):
         path, pen = [], "M"
         for i, v in enumerate(vals):
             if _finite(v):
-                path.append(f"{pen}{_x(i, len(vals)):.1f},{_y(v, lo, hi):.1f}")
+                path.append(f"{pen}{_x(i, len(vals), width):.1f},{_y(v, lo, hi):.1f}")
                 pen = "L"
             else:
                 pen = "M"
@@ -199,6 +203,7 @@ def area_chart(
     fmt: str = "pct",
     unit: str = "",
     color: str = "#d1242f",
+    width: int = W,
 ) -> SafeString:
     """A filled area from zero (drawdown: pass negative values to hang below the axis)."""
     if not labels:
@@ -208,18 +213,23 @@ def area_chart(
     ticks = _ticks_for(vals, zero=True)
     lo, hi = ticks[0], ticks[-1]
     n = len(vals)
-    parts = _frame(ticks, [labels[i] for i in idx], fmt, title, unit)
+    parts = _frame(ticks, [labels[i] for i in idx], fmt, title, unit, width)
     y0 = _y(0.0, lo, hi)
-    pts = " ".join(f"L{_x(i, n):.1f},{_y(v, lo, hi):.1f}" for i, v in enumerate(vals))
+    pts = " ".join(f"L{_x(i, n, width):.1f},{_y(v, lo, hi):.1f}" for i, v in enumerate(vals))
     parts.append(
-        f'<path d="M{_x(0, n):.1f},{y0:.1f} {pts} L{_x(n - 1, n):.1f},{y0:.1f} Z" fill="{color}" fill-opacity="0.35" stroke="{color}" stroke-width="1"/>'
+        f'<path d="M{_x(0, n, width):.1f},{y0:.1f} {pts} L{_x(n - 1, n, width):.1f},{y0:.1f} Z" fill="{color}" fill-opacity="0.35" stroke="{color}" stroke-width="1"/>'
     )
     parts.append("</svg>")
     return mark_safe("".join(parts))
 
 
 def stacked_area_chart(
-    labels: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str, unit: str = ""
+    labels: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    *,
+    title: str,
+    unit: str = "",
+    width: int = W,
 ) -> SafeString:
     """Stacked areas of sector weights: each band sits on the sum of the ones before it, in the
     sector's own colour (SECTOR_COLOURS)."""
@@ -234,13 +244,13 @@ def stacked_area_chart(
         base = top
     ticks = _ticks_for(base, zero=True)
     lo, hi = ticks[0], ticks[-1]
-    parts = _frame(ticks, labels, "pct", title, unit)
+    parts = _frame(ticks, labels, "pct", title, unit, width)
     spare = iter(c for c in PALETTE if c not in SECTOR_COLOURS.values())
     colours = [SECTOR_COLOURS.get(name) or next(spare, "#ffffff") for name in tops]
     for colour, (name, (bottom, top)) in zip(colours, tops.items(), strict=True):
-        upper = " ".join(f"L{_x(i, n):.1f},{_y(v, lo, hi):.1f}" for i, v in enumerate(top))
-        lower = " ".join(f"L{_x(i, n):.1f},{_y(bottom[i], lo, hi):.1f}" for i in reversed(range(n)))
-        d = f"M{_x(0, n):.1f},{_y(bottom[0], lo, hi):.1f} {upper} {lower} Z"
+        upper = " ".join(f"L{_x(i, n, width):.1f},{_y(v, lo, hi):.1f}" for i, v in enumerate(top))
+        lower = " ".join(f"L{_x(i, n, width):.1f},{_y(bottom[i], lo, hi):.1f}" for i in reversed(range(n)))
+        d = f"M{_x(0, n, width):.1f},{_y(bottom[0], lo, hi):.1f} {upper} {lower} Z"
         parts.append(
             f'<path d="{d}" fill="{colour}" fill-opacity="0.8" stroke="none"><title>{escape(name)}</title></path>'
         )

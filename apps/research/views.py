@@ -131,13 +131,16 @@ def _backtest_charts(run: BacktestRun) -> dict:
             fmt="money",
             unit="equity, USD",
         ),
-        "drawdown": charts.area_chart(s["index"], dd, title="Drawdown", unit="% below the running peak"),
+        "drawdown": charts.area_chart(
+            s["index"], dd, title="Drawdown", unit="% below the running peak", width=charts.HALF_W
+        ),
         "monthly": charts.heatmap(s.get("monthly", {}), title="Monthly returns (%)"),
         "sectors": charts.stacked_area_chart(
             s.get("sector_index", []),
             s.get("sector_weights", {}),
             title="Weights by sector",
             unit="% of equity",
+            width=charts.HALF_W,
         ),
         "costs": charts.bar_chart(
             [(k, v) for k, v in (s.get("costs") or {}).items() if k != "cost"], title="Cost breakdown"
@@ -149,6 +152,7 @@ def _backtest_charts(run: BacktestRun) -> dict:
             {"rank IC (20-bar mean)": s["ic"]["rank_ic_rolling20"]},
             title="Rank IC",
             unit="Spearman rank correlation",
+            width=charts.HALF_W,
         )
     return out
 

@@ -125,7 +125,9 @@ SEARCH_SPACES: dict[tuple[str, str], dict[str, list]] = {
     ("ma_crossover", "1h"): {"model.fast": [3, 6, 12], "model.slow": [24, 30, 48]},
     ("momentum", "1h"): {"model.lookback": [12, 30, 60], "model.skip": [0, 1, 3]},
     ("mean_reversion", "1h"): {"model.lookback": [6, 12, 24], "model.entry_z": [0.5, 1.0, 1.5]},
-    ("ridge", "1d"): {"model.alpha": [0.0001, 0.001, 0.01]},
+    # Not the starter's own 0.001: every candidate differs from the strategy, so the best one
+    # is a real proposal to review.
+    ("ridge", "1d"): {"model.alpha": [0.0003, 0.003, 0.03]},
     ("lgbm", "1d"): {"model.num_leaves": [15, 31, 63], "model.learning_rate": [0.03, 0.05, 0.1]},
 }
 

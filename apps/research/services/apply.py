@@ -60,6 +60,8 @@ def search_best_apply(*, search: ParameterSearch, actor, name: str, reviewed_sha
     if not permissions.can_create(actor):
         raise PermissionDenied("only those who may create strategies apply a search's parameters")
     proposal = search_best_proposal(search=search, actor=actor)
+    if not proposal.changes:
+        raise ApplyError("the best candidate is the strategy's current config: there is nothing to apply")
     if reviewed_sha != proposal.config_sha:
         raise ApplyError("the proposed config is not the one you reviewed; review the differences again")
     params = ", ".join(f"{k}={v}" for k, v in proposal.best.candidate_params.items())

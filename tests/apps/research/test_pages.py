@@ -354,3 +354,24 @@ def test_apply_best_parameters_creates_a_reviewed_draft(ranked_search, people, s
         assert draft.config["model"][path.split(".")[1]] == value
     strategy.refresh_from_db()
     assert strategy.config == before  # the source strategy is untouched
+
+
+def test_apply_refuses_a_best_candidate_equal_to_the_current_config(
+    strategy, people, django_capture_on_commit_callbacks
+):
+    from apps.research.services.search import search_advance
+
+    with django_capture_on_commit_callbacks(execute=False):
+        search = search_submit(
+            strategy=strategy, actor=people["quinn"], method="grid", param_space={"model.fast": [10]}
+        )
+        for r in search.runs.all():
+            backtest_execute(run_id=r.pk)
+        search_advance(search_id=search.pk, generation=0)
+    c = _client(people["quinn"])
+    url = reverse("research:search_apply", args=[search.pk])
+    page = c.get(url)
+    assert 'id="nothing-to-apply"' in page.content.decode() and 'id="apply-form"' not in page.content.decode()
+    sha = page.context["form"].initial["reviewed_sha"]
+    resp = c.post(url, {"name": "tiny-ma-same", "reviewed_sha": sha, "confirm": "on"})
+    assert "there is nothing to apply" in html_of(resp)
