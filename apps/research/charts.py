@@ -117,7 +117,9 @@ def _frame(
             f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#8a9aaa">{escape(tick_label(v, step, fmt, top))}</text>'
         )
     n = len(labels)
-    shown = min(6, n)
+    # One date label per ~100 units of plot width (a 10-character date is ~60 wide), so
+    # neighbours never overlap, on full-width and side-by-side charts alike.
+    shown = min(max(2, (w - PAD_L - PAD_R) // 100), n)
     for k in range(shown):
         i = round(k * (n - 1) / max(1, shown - 1)) if n > 1 else 0
         # The first and last labels hang inwards so they are never cut at the edges.

@@ -54,3 +54,10 @@ def test_every_sector_has_its_own_colour_and_empty_series_have_no_legend():
         assert f'fill="{colour}" fill-opacity="0.8" stroke="none"><title>{name}</title>' in svg
     svg = charts.line_chart(["a", "b"], {"strategy": [1.0, 2.0], "SPY (benchmark)": [None, None]}, title="E")
     assert "SPY (benchmark)" not in svg
+
+
+def test_date_labels_do_not_crowd_a_half_width_chart():
+    labels = [f"2016-01-{d:02d}" for d in range(1, 29)]
+    full = charts.line_chart(labels, {"s": list(range(28))}, title="F")
+    half = charts.line_chart(labels, {"s": list(range(28))}, title="H", width=charts.HALF_W)
+    assert full.count('y="242"') == 6 and half.count('y="242"') == 4
