@@ -168,9 +168,11 @@ def line_chart(
     fmt: str = "num",
     unit: str = "",
     width: int = W,
+    connect_gaps: bool = False,
 ) -> SafeString:
-    """One or more lines over shared x labels; gaps (None) break the line. A series with no
-    finite value is left out of the plot AND the legend (no legend entry without a line)."""
+    """One or more lines over shared x labels; gaps (None) break the line unless `connect_gaps`
+    (series placed on a union of stamps, where a None only means "no bar of this run here").
+    A series with no finite value is left out of the plot AND the legend."""
     series = {name: vals for name, vals in series.items() if any(_finite(v) for v in vals)}
     if not labels or not series:
         return mark_safe('<p class="muted">no data</p>')
@@ -187,7 +189,7 @@ def line_chart(
             if _finite(v):
                 path.append(f"{pen}{_x(i, len(vals), width):.1f},{_y(v, lo, hi):.1f}")
                 pen = "L"
-            else:
+            elif not connect_gaps:
                 pen = "M"
         parts.append(
             f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" '

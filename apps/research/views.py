@@ -347,17 +347,19 @@ def compare(request: HttpRequest) -> HttpResponse:
         _viewable(request, get_object_or_404(BacktestRun.objects.select_related("strategy"), pk=int(i)))
         for i in ids
     ]
-    series = {}
-    labels: list[str] = []
+    # Each run rebased to 1 at its start (runs with different cash compare) and placed on the
+    # union of the runs' bar stamps, so runs of other windows or frequencies line up in time.
+    curves = {}
     for run in runs:
         s = run.series or {}
         if s.get("equity"):
             start = s["equity"][0] or 1.0
-            # Rebased to 1 at each run's start so runs with different cash compare.
-            series[f"#{run.pk} {run.strategy.name}"] = [
-                v / start if v is not None else None for v in s["equity"]
-            ]
-            labels = s["index"] if len(s["index"]) > len(labels) else labels
+            curves[f"#{run.pk} {run.strategy.name}"] = {
+                ts: (v / start if v is not None else None)
+                for ts, v in zip(s["index"], s["equity"], strict=False)
+            }
+    labels = sorted({ts for curve in curves.values() for ts in curve})
+    series = {name: [curve.get(ts) for ts in labels] for name, curve in curves.items()}
     return render(
         request,
         "research/compare.html",
@@ -365,7 +367,11 @@ def compare(request: HttpRequest) -> HttpResponse:
             "runs": runs,
             "rows": _metric_rows(*(r.metrics for r in runs)),
             "chart": charts.line_chart(
-                labels, series, title="Equity (rebased to 1)", unit="equity / starting equity"
+                labels,
+                series,
+                title="Equity (rebased to 1)",
+                unit="equity / starting equity",
+                connect_gaps=True,
             )
             if series
             else None,

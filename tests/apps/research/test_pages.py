@@ -375,3 +375,17 @@ def test_apply_refuses_a_best_candidate_equal_to_the_current_config(
     sha = page.context["form"].initial["reviewed_sha"]
     resp = c.post(url, {"name": "tiny-ma-same", "reviewed_sha": sha, "confirm": "on"})
     assert "there is nothing to apply" in html_of(resp)
+
+
+def test_compare_places_runs_of_other_windows_on_one_time_axis(finished, people):
+    done, other = finished
+    done.refresh_from_db()
+    BacktestRun.objects.filter(pk=other.pk).update(
+        status="succeeded",
+        series={"index": ["2025-10-01T14:00", "2025-10-01T15:00"], "equity": [1e6, 1.1e6]},
+    )
+    resp = _client(people["quinn"]).get(reverse("research:compare") + f"?a={done.pk}&b={other.pk}")
+    svg = str(resp.context["chart"])
+    assert f">{done.series['index'][0][:10]}<" in svg  # the first stamp of the earlier run
+    assert ">2025-10-01<" in svg  # the later run's stamps come after it, not on top of it
+    assert f"#{other.pk} tiny-ma" in svg and f"#{done.pk} tiny-ma" in svg
