@@ -12,10 +12,12 @@ import pandas as pd
 from workers.engine.backtest.governor import STATES
 from workers.engine.metrics import backtest_metrics, monthly_returns, performance_summary
 
+from ..sectors import sector_labels
 from .panel import BENCHMARK_SYMBOL, to_json_list, to_json_number, to_json_value
 from .pipeline import EngineOutcome
 
 MAX_FILLS_STORED = 500  # the most recent fills kept on the row (the total count is in metrics)
+UNKNOWN_SECTOR = "unknown"
 MAX_SAMPLED_POINTS = 400  # sector weights / IC are stored on at most this many bars
 
 
@@ -32,16 +34,19 @@ def _sample_rows(n: int) -> np.ndarray:
 
 
 def _sector_weights(result, rows: np.ndarray) -> dict[str, list]:
+    """Weight per sector on the sampled bars, each name in its sector AT that bar where a dated
+    sector history exists (apps.research.sectors), else in its instrument sector."""
     panel = result.panel
     w = np.nan_to_num(result.realised_weights[rows])
-    names = list(panel.sector_names) + ["unknown"]
+    static = [panel.sector_names[k] if k >= 0 else UNKNOWN_SECTOR for k in panel.sector]
+    days = [str(d) for d in np.datetime_as_string(panel.index[rows], unit="D")]
+    labels = sector_labels(list(panel.symbols), static, days)
+    names = sorted({str(x) for x in labels.flat} - {UNKNOWN_SECTOR})
     out: dict[str, list] = {}
-    for k, name in enumerate(names):
-        cols = panel.sector == (k if k < len(panel.sector_names) else -1)
-        if cols.any():
-            series = w[:, cols].sum(axis=1)
-            if (series > 1e-9).any():
-                out[name] = to_json_list(series)
+    for name in [*names, UNKNOWN_SECTOR]:
+        series = (w * (labels == name)).sum(axis=1)
+        if (series > 1e-9).any():
+            out[name] = to_json_list(series)
     return out
 
 

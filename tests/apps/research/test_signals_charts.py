@@ -61,3 +61,31 @@ def test_date_labels_do_not_crowd_a_half_width_chart():
     full = charts.line_chart(labels, {"s": list(range(28))}, title="F")
     half = charts.line_chart(labels, {"s": list(range(28))}, title="H", width=charts.HALF_W)
     assert full.count('y="242"') == 6 and half.count('y="242"') == 4
+
+
+def test_sector_weights_use_the_sector_a_name_had_at_the_bar():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from apps.research.sectors import sector_labels
+    from apps.research.services.results import _sector_weights
+
+    days = ["2018-09-21", "2018-09-24"]
+    assert sector_labels(["GOOGL", "XOM"], ["Communication Services", "Energy"], days).tolist() == [
+        ["Information Technology", "Energy"],
+        ["Communication Services", "Energy"],
+    ]
+    # GOOGL is stored with its latest sector; before 2018-09-24 it counts as Information Technology
+    panel = SimpleNamespace(
+        symbols=("GOOGL", "XOM"),
+        sector=np.array([0, 1]),
+        sector_names=("Communication Services", "Energy"),
+        index=np.array(["2018-09-21T20:00", "2018-09-24T20:00"], dtype="datetime64[m]"),
+    )
+    result = SimpleNamespace(panel=panel, realised_weights=np.array([[0.6, 0.4], [0.5, 0.5]]))
+    assert _sector_weights(result, np.array([0, 1])) == {
+        "Communication Services": [0.0, 0.5],
+        "Energy": [0.4, 0.5],
+        "Information Technology": [0.6, 0.0],
+    }
