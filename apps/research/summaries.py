@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from apps.strategies.configdiff import config_diff
 from apps.strategies.lifecycle import config_sha256
 from apps.strategies.models import ModelVersion
 
+from . import charts
 from .models import BacktestRun, Status
 
 RECENT_BACKTESTS = 200  # per page of strategies: enough to find each latest version's run
@@ -128,10 +130,6 @@ class RequestReview:
 
 
 def request_review(request) -> RequestReview:
-    from apps.strategies.configdiff import config_diff
-
-    from . import charts
-
     ids = [e["id"] for e in request.evidence or [] if e.get("kind") == "backtest"]
     runs = BacktestRun.objects.filter(pk__in=ids, strategy=request.model_version.strategy).only(
         "pk", "series", "metrics"

@@ -59,31 +59,31 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "research/index.html", selectors.recent_jobs(user=request.user))
 
 
-def _reason(request: HttpRequest) -> str:
+def _submit(request: HttpRequest, strategy: Strategy, submit, what: str, detail: str) -> HttpResponse:
+    """Start a backtest or a training from the strategy page; a refusal goes back with why."""
     form = JobForm(request.POST)
-    return form.cleaned_data["reason"] if form.is_valid() else ""
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+        messages.error(request, f"{what} not started: {errors}")
+        return _back(request)
+    try:
+        run = submit(strategy=strategy, actor=request.user, reason=form.cleaned_data["reason"])
+    except (ConfigValidationError, ValueError) as exc:
+        messages.error(request, f"{what} not started: {exc}")
+        return _back(request)
+    return redirect(detail, pk=run.pk)
 
 
 @require_POST
 def backtest_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
     strategy = _editable_strategy(request, strategy_id)
-    try:
-        run = backtest_submit(strategy=strategy, actor=request.user, reason=_reason(request))
-    except (ConfigValidationError, ValueError) as exc:
-        messages.error(request, f"Backtest not started: {exc}")
-        return _back(request)
-    return redirect("research:backtest_detail", pk=run.pk)
+    return _submit(request, strategy, backtest_submit, "Backtest", "research:backtest_detail")
 
 
 @require_POST
 def training_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
     strategy = _editable_strategy(request, strategy_id)
-    try:
-        run = training_submit(strategy=strategy, actor=request.user, reason=_reason(request))
-    except (ConfigValidationError, ValueError) as exc:
-        messages.error(request, f"Training not started: {exc}")
-        return _back(request)
-    return redirect("research:training_detail", pk=run.pk)
+    return _submit(request, strategy, training_submit, "Training", "research:training_detail")
 
 
 def search_form_for(strategy: Strategy, data=None) -> SearchForm:

@@ -155,6 +155,14 @@ def test_deeply_nested_json_gets_a_message_not_a_500(strategy, people):
     ]
 
 
+def test_a_too_long_reason_is_refused_with_a_message(strategy, people):
+    resp = _client(people["quinn"]).post(
+        reverse("research:backtest_create", args=[strategy.pk]), {"reason": "x" * 501}, follow=True
+    )
+    assert "Backtest not started: reason: Ensure this value has at most 500 characters" in html_of(resp)
+    assert not BacktestRun.objects.exists()
+
+
 def test_next_redirect_stays_on_the_site(strategy, people):
     c = _client(people["quinn"])
     url = reverse("research:training_create", args=[strategy.pk])  # a rule: refused, then redirected
