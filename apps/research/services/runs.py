@@ -30,7 +30,7 @@ from apps.strategies.registry import strategy_spec
 from apps.strategies.services.versions import code_version, model_version_create
 from apps.universes.models import Universe
 from workers.engine.decide.research import backtest_pipeline, train_pipeline
-from workers.engine.models import model_to_dict
+from workers.engine.models import model_to_dict, top_features
 
 from ..models import BacktestRun, Run, Status, TrainingRun
 from .jobs import (
@@ -208,7 +208,7 @@ def _training(run: TrainingRun, build: PanelBuild, progress: Progress) -> Finish
     metrics = {
         "n_train_rows": trained.n_rows,
         "n_features": len(trained.feature_names),
-        "importance_top": dict(list(trained.model.feature_importance().items())[:15]),
+        "importance_top": top_features(trained.model.feature_importance(), n=15),
     }
 
     def store() -> tuple[str, dict]:
