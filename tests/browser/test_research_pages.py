@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 
 
 def test_hourly_starter_pages(live_server, page, login, screenshot, monkeypatch):
-    monkeypatch.setattr("apps.research.services.runs._enqueue", lambda job, task: None)
+    monkeypatch.setattr("apps.research.services.runs.job_enqueue", lambda job, task: None)
     call_command("load_demo_data", verbosity=0)
     demo_users_create()
     quinn = get_user_model().objects.get(username="quinn")
