@@ -2,6 +2,7 @@
 of the Kaggle subset is recorded as a reject, and a second run skips every file by sha256."""
 
 from datetime import date
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -29,8 +30,18 @@ def test_load_demo_data_then_rerun_skips_everything():
     assert Instrument.objects.get(symbol="MMM").sector == "Industrials"
 
     kaggle = ImportRun.objects.get(kind="bars", source="kaggle_5yr")
-    assert kaggle.status == "partial" and kaggle.rows_rejected >= 1
+    assert kaggle.status == "partial" and kaggle.rows_rejected == 1 + 234
     assert any(r["symbol"] == "BHF" and r["ts"] == "2017-07-26" for r in kaggle.rejects)
+    # Pooksoft wins the 234 overlapping bars (fixtures/SOURCES.md): loaded whole, first; Kaggle's
+    # conflicting rows are recorded as rejects, never counted as already stored.
+    pooksoft = ImportRun.objects.get(kind="bars", source="pooksoft")
+    assert (pooksoft.status, pooksoft.rows_inserted, pooksoft.rows_existing) == ("succeeded", 8310, 0)
+    assert kaggle.rows_existing == 0 and kaggle.rows_inserted == 30871 - 1 - 234
+    conflicts = sum(n for reason, n in kaggle.reject_reasons.items() if reason.startswith("conflicts with"))
+    assert conflicts == 234 and all("volume" in r for r in kaggle.reject_reasons if r.startswith("conflicts"))
+    overlap = Bar.objects.filter(frequency="1d", ts__date__range=(date(2018, 1, 2), date(2018, 2, 8)))
+    assert not overlap.filter(instrument__symbol="AAPL").exclude(source="pooksoft").exists()
+    assert overlap.get(instrument__symbol="AAPL", ts__date=date(2018, 1, 11)).high == Decimal("175.49")
     membership = ImportRun.objects.get(kind="membership")
     assert membership.status == "succeeded" and membership.rows_inserted == 1240
 
