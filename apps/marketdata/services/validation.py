@@ -30,6 +30,9 @@ SYMBOL_CHARSET = "A-Z, 0-9 and '.', '-', '_' between them"
 PRICE_MAX = 1e11  # Bar prices are Decimal(18, 6); headroom for rounding to 6 decimals
 VOLUME_MAX = 2**63  # Bar.volume is a signed 64-bit integer
 ACTION_MAX = 1e10  # CorporateAction.value is Decimal(18, 8)
+# No vendor's bars start before this; older stamps are typos (1066 for 2016) and would be stored
+# with the zone's pre-1900 local mean time offset (-4:56:02 in New York).
+TIMESTAMP_MIN = pd.Timestamp("1900-01-01")
 HOURLY_FIRST, HOURLY_LAST = 4, 20  # an hourly bar END must fall in 04:00-20:00 local (extended session)
 _MISSING_TEXT = ("nan", "na", "n/a", "null", "none")
 
@@ -42,6 +45,7 @@ class Reason:
     SYMBOL_CHARACTERS = f"symbol has characters outside {SYMBOL_CHARSET}"
     MISSING_TIMESTAMP = "missing timestamp"
     UNPARSEABLE_TIMESTAMP = "unparseable timestamp"
+    TIMESTAMP_OUT_OF_RANGE = f"timestamp out of range (before {TIMESTAMP_MIN:%Y-%m-%d})"
 
     @staticmethod
     def missing(field: str) -> str:
@@ -182,6 +186,7 @@ def _wall_clock(raw: pd.Series, tz: str, marks: _Marks) -> pd.DatetimeIndex:
         parsed = parsed.tz_convert(tz).tz_localize(None)
     marks.mark(missing, Reason.MISSING_TIMESTAMP)
     marks.mark(parsed.isna() & ~missing, Reason.UNPARSEABLE_TIMESTAMP)
+    marks.mark(np.asarray(parsed < TIMESTAMP_MIN, dtype=bool), Reason.TIMESTAMP_OUT_OF_RANGE)
     return parsed
 
 

@@ -31,6 +31,8 @@ def validate(path, freq="1h", tz="America/New_York"):
         ("ABCDEFGHIJKLMNOPQ,2021-03-15 10:00:00,10,11,9,10.5,100", "1h", Reason.SYMBOL_TOO_LONG),
         ("AAPL,,10,11,9,10.5,100", "1h", Reason.MISSING_TIMESTAMP),
         ("AAPL,15th of March,10,11,9,10.5,100", "1h", Reason.UNPARSEABLE_TIMESTAMP),
+        ("AAPL,1066-10-16,10,11,9,10.5,100", "1d", Reason.TIMESTAMP_OUT_OF_RANGE),
+        ("AAPL,1899-12-29 10:00:00,10,11,9,10.5,100", "1h", Reason.TIMESTAMP_OUT_OF_RANGE),
         ("AAPL,2021-03-15 10:00:00,,11,9,10.5,100", "1h", Reason.missing("open")),
         ("AAPL,2021-03-15 10:00:00,10,NaN,9,10.5,100", "1h", Reason.missing("high")),
         ("AAPL,2021-03-15 10:00:00,10,11,9,10.5,", "1h", Reason.missing("volume")),

@@ -36,8 +36,9 @@ class _TqdmProgress:
 class Command(BaseCommand):
     help = (
         "Import a long-format bar file (CSV, CSV.gz or Parquet: symbol, timestamp/date, open, high, low, "
-        "close, volume [, dividend_amount, split_coefficient]). Any invalid row rejects the whole file "
-        "unless --skip-invalid. Every attempt is recorded as an ImportRun."
+        "close, volume [, dividend_amount, split_coefficient]). Any invalid row, and any row that conflicts "
+        "with a stored bar (same symbol, frequency and stamp, other prices or volume), rejects the whole "
+        "file unless --skip-invalid. Every attempt is recorded as an ImportRun."
     )
 
     def add_arguments(self, parser):
@@ -48,7 +49,9 @@ class Command(BaseCommand):
             "--tz", default="America/New_York", help="time zone of the file's wall-clock stamps"
         )
         parser.add_argument(
-            "--skip-invalid", action="store_true", help="write the valid rows, record the rejects"
+            "--skip-invalid",
+            action="store_true",
+            help="write the valid new rows; record the invalid and conflicting ones as rejects",
         )
         parser.add_argument(
             "--progress", action="store_true", help="show a progress bar even when not on a TTY"
