@@ -137,3 +137,31 @@ def test_a_quiet_demo_desk_logs_no_noise(tmp_path, chromium):
     assert "No hostname was supplied" not in text
     assert not [line for line in text.splitlines() if '" 404 ' in line], text[-3000:]
     assert failed == []
+
+
+def test_rundesk_demo_readies_the_database_once_then_only_checks(settings, monkeypatch):
+    """The second start neither migrates, nor reloads a fixture, nor re-hashes the demo passwords."""
+    from django.contrib.auth import get_user_model
+
+    from apps.core.management.commands import rundesk
+
+    settings.DEMO_MODE = True
+    first, again = StringIO(), StringIO()
+    rundesk.Command(stdout=first)._demo_ready()
+    assert "migrate: the database is up to date" in first.getvalue()  # the test database is migrated
+    assert "demo data: 8 file(s) loaded" in first.getvalue() and "victor-hourglass" in first.getvalue()
+    hashes = dict(get_user_model().objects.values_list("username", "password"))
+    monkeypatch.setattr(rundesk, "call_command", _refuse_except("load_demo_data", rundesk.call_command))
+    rundesk.Command(stdout=again)._demo_ready()
+    assert "demo data: 0 file(s) loaded, 8 already present" in again.getvalue()
+    assert "demo users present: victor, alice, quinn, rita, bob, ada" in again.getvalue()
+    assert dict(get_user_model().objects.values_list("username", "password")) == hashes
+    assert rundesk.unapplied_migrations() == 0
+
+
+def _refuse_except(allowed: str, call):
+    def guarded(name, *args, **kwargs):
+        assert name == allowed, f"a second start must not run {name}"
+        return call(name, *args, **kwargs)
+
+    return guarded
