@@ -22,9 +22,12 @@ from apps.marketdata.models import Bar, ImportRun, Instrument
 from apps.universes.models import Membership
 from apps.universes.selectors import universe_coverage
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+# The desk test uses no test database on purpose: pytest-django runs database-free tests last, so
+# its session-wide Playwright event loop starts after the async_to_sync tests of the other apps.
+pytestmark = pytest.mark.slow
 
 
+@pytest.mark.django_db
 def test_load_demo_data_then_rerun_skips_everything():
     out = StringIO()
     call_command("load_demo_data", stdout=out)
@@ -139,6 +142,7 @@ def test_a_quiet_demo_desk_logs_no_noise(tmp_path, chromium):
     assert failed == []
 
 
+@pytest.mark.django_db
 def test_rundesk_demo_readies_the_database_once_then_only_checks(settings, monkeypatch):
     """The second start neither migrates, nor reloads a fixture, nor re-hashes the demo passwords."""
     from django.contrib.auth import get_user_model
