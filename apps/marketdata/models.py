@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from .symbols import SYMBOL_MAX_LEN
+
 
 class Frequency(models.TextChoices):
     HOUR = "1h", "hourly"
@@ -8,7 +10,7 @@ class Frequency(models.TextChoices):
 
 
 class Instrument(models.Model):
-    symbol = models.CharField(max_length=16, unique=True)
+    symbol = models.CharField(max_length=SYMBOL_MAX_LEN, unique=True)
     name = models.CharField(max_length=200, blank=True)
     sector = models.CharField("GICS sector", max_length=64, blank=True, db_index=True)
     sub_industry = models.CharField("GICS sub-industry", max_length=128, blank=True)

@@ -17,16 +17,11 @@ import pandas as pd
 
 from workers.engine.datasets import daily_stamp_utc
 
+from ..symbols import SYMBOL_CHARSET, SYMBOL_MAX_LEN, SYMBOL_PATTERN
 from .errors import BarFileError
 
 FREQUENCIES = ("1h", "1d")
 PRICE_FIELDS = ("open", "high", "low", "close")
-SYMBOL_MAX_LEN = 16  # Instrument.symbol max_length
-# Exchange tickers as the desk's sources spell them: letters and digits, with ".", "-" or "_" for
-# share classes (BRK.B, BF-B, Quandl's BRK_A). Anything else (spaces, quotes, "/", "$", ";") is a
-# vendor artefact or an injection attempt, never a ticker; symbols are upper-cased before the check.
-SYMBOL_PATTERN = r"[A-Z0-9](?:[A-Z0-9._\-]*[A-Z0-9])?"
-SYMBOL_CHARSET = "A-Z, 0-9 and '.', '-', '_' between them"
 PRICE_MAX = 1e11  # Bar prices are Decimal(18, 6); headroom for rounding to 6 decimals
 VOLUME_MAX = 2**63  # Bar.volume is a signed 64-bit integer
 ACTION_MAX = 1e10  # CorporateAction.value is Decimal(18, 8)
