@@ -9,7 +9,9 @@ from .desk import RESEARCH_JOB_LEASE_S
 from .env import REDIS_URL, env
 
 CELERY_EMBEDDED = not REDIS_URL
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# "memory://localhost/", not "memory://": without a host kombu logs "No hostname was supplied"
+# each time a connection is made (every beat tick and heartbeat on a quiet demo desk).
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
