@@ -1,0 +1,87 @@
+"""Reads of the simulated venue (what the PaperBroker reports)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, Sum
+
+from apps.marketdata.models import Bar
+from apps.trading.brokers.base import OrderNotFound, OrderSide
+
+from .models import VenueAccount, VenueExecution, VenueOrder, VenuePosition
+from .orders import OPEN
+
+
+def venue_last_close(*, symbol: str, frequency: str, at: dt.datetime) -> Decimal | None:
+    """The close of the symbol's latest bar known at `at` (point in time), or None."""
+    return (
+        Bar.objects.filter(instrument__symbol=symbol, frequency=frequency, ts__lte=at, known_at__lte=at)
+        .order_by("-ts")
+        .values_list("close", flat=True)
+        .first()
+    )
+
+
+def venue_reserved_cash(*, venue_account: VenueAccount) -> Decimal:
+    """What the open buys hold of the account's cash: quantity left x reserve price."""
+    reserved = (
+        VenueOrder.objects.filter(account=venue_account, side=OrderSide.BUY, status__in=OPEN)
+        .annotate(left=(F("qty") - F("filled_qty")) * F("reserve_price"))
+        .aggregate(total=Sum("left"))["total"]
+    )
+    return reserved or Decimal(0)
+
+
+def venue_sellable(*, venue_account: VenueAccount, symbol: str) -> Decimal:
+    """The position less what open sells of the symbol already hold."""
+    held = VenuePosition.objects.filter(account=venue_account, symbol=symbol).values_list(
+        "qty", flat=True
+    ).first() or Decimal(0)
+    selling = VenueOrder.objects.filter(
+        account=venue_account, symbol=symbol, side=OrderSide.SELL, status__in=OPEN
+    ).aggregate(left=Sum(F("qty") - F("filled_qty")))["left"]
+    return held - (selling or Decimal(0))
+
+
+def venue_open_orders(*, venue_account: VenueAccount) -> list[VenueOrder]:
+    return list(VenueOrder.objects.filter(account=venue_account, status__in=OPEN).order_by("pk"))
+
+
+def venue_order_by_client_id(*, venue_account: VenueAccount, client_order_id: str) -> VenueOrder:
+    try:
+        return VenueOrder.objects.get(account=venue_account, client_order_id=client_order_id)
+    except VenueOrder.DoesNotExist as exc:
+        raise OrderNotFound(f"no order with client_order_id {client_order_id!r}") from exc
+
+
+def venue_positions(*, venue_account: VenueAccount) -> list[VenuePosition]:
+    return list(VenuePosition.objects.filter(account=venue_account, qty__gt=0).order_by("symbol"))
+
+
+def venue_executions_since(*, venue_account: VenueAccount, since: dt.datetime) -> list[VenueExecution]:
+    """Executions reported at or after `since` (a fill is reported at the end of its bar)."""
+    return list(
+        VenueExecution.objects.filter(account=venue_account, at__gte=since)
+        .select_related("order")
+        .order_by("at", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class VenueBalance:
+    cash: Decimal
+    equity: Decimal  # cash + positions marked at the last close known at `at`
+    buying_power: Decimal  # cash - what open buys reserve
+
+
+def venue_balance(*, venue_account: VenueAccount, at: dt.datetime) -> VenueBalance:
+    account = VenueAccount.objects.get(pk=venue_account.pk)
+    value = Decimal(0)
+    for p in venue_positions(venue_account=account):
+        close = venue_last_close(symbol=p.symbol, frequency=account.frequency, at=at)
+        value += p.qty * (close if close is not None else p.avg_entry_price)
+    reserved = venue_reserved_cash(venue_account=account)
+    return VenueBalance(cash=account.cash, equity=account.cash + value, buying_power=account.cash - reserved)

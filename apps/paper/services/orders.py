@@ -1,0 +1,195 @@
+"""Submit and cancel at the venue. A refused submission raises the broker interface's
+`OrderRejected` (with an Alpaca-like code and HTTP status) and stores nothing, as Alpaca answers a
+403 / 422 without creating an order; a duplicate client order id raises DuplicateClientOrderId."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from apps.marketdata.models import Instrument
+from apps.trading.brokers.base import (
+    CancelResult,
+    DuplicateClientOrderId,
+    OrderNotFound,
+    OrderRejected,
+    OrderRequest,
+    OrderSide,
+    OrderType,
+    TimeInForce,
+)
+from workers.engine.calendar import next_session_close
+
+from ..models import CLIENT_ORDER_ID_MAX_LEN, VenueAccount, VenueOrder, VenueOrderEvent
+from ..orders import OPEN, VENUE_ORDER, VenueEvent, VenueStatus
+from ..selectors import venue_last_close, venue_reserved_cash, venue_sellable
+from .common import event_recorder, locked_account, micro
+
+SUPPORTED_TIFS = (TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK)
+
+
+class Reject:
+    """Reject codes of the venue (stored by the desk as the order's reason)."""
+
+    INVALID = "invalid_order"
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    NO_PRICE = "no_price"
+    BUYING_POWER = "insufficient_buying_power"
+    QTY = "insufficient_qty"
+    NOT_CANCELABLE = "not_cancelable"
+
+
+def _invalid(message: str) -> OrderRejected:
+    return OrderRejected(message, code=Reject.INVALID, http_status=422)
+
+
+def _check_request(request: OrderRequest) -> None:
+    cid = request.client_order_id
+    if not cid or len(cid) > CLIENT_ORDER_ID_MAX_LEN:
+        raise _invalid(f"client_order_id must be 1-{CLIENT_ORDER_ID_MAX_LEN} characters, got {cid!r}")
+    qty = Decimal(request.qty)
+    if not qty.is_finite() or qty <= 0 or qty != micro(qty):
+        raise _invalid(f"qty must be a positive number with at most 6 decimals, got {request.qty}")
+    if request.time_in_force not in SUPPORTED_TIFS:
+        raise _invalid(
+            f"time_in_force {request.time_in_force} is not supported by the paper venue "
+            f"({', '.join(SUPPORTED_TIFS)})"
+        )
+    limit = request.limit_price
+    if request.type == OrderType.LIMIT:
+        if limit is None or not Decimal(limit).is_finite() or limit <= 0 or limit != micro(limit):
+            raise _invalid(f"a limit order needs a positive limit_price (6 decimals at most), got {limit}")
+    elif limit is not None:
+        raise _invalid("a market order takes no limit_price")
+
+
+def paper_order_submit(*, venue_account: VenueAccount, request: OrderRequest, now: dt.datetime) -> VenueOrder:
+    """Accept `request` at `now` (the venue's clock) or raise OrderRejected / DuplicateClientOrderId.
+
+    Refused: malformed orders (422 invalid_order), symbols without an instrument (422
+    unknown_symbol), symbols without a bar known at `now` (422 no_price), buys whose notional at
+    the reserve price (limit, or last close) exceeds cash minus the open buys' reservations (403
+    insufficient_buying_power), sells beyond the position minus open sells (403 insufficient_qty).
+    A day order expires at the close of the first session closing after `now`."""
+    _check_request(request)
+    symbol = request.symbol.strip().upper()
+    qty = Decimal(request.qty)
+    with transaction.atomic():
+        account = locked_account(venue_account)
+        if VenueOrder.objects.filter(account=account, client_order_id=request.client_order_id).exists():
+            raise DuplicateClientOrderId(f"client_order_id {request.client_order_id!r} already exists")
+        if not Instrument.objects.filter(symbol=symbol).exists():
+            raise OrderRejected(f"unknown symbol {symbol!r}", code=Reject.UNKNOWN_SYMBOL, http_status=422)
+        close = venue_last_close(symbol=symbol, frequency=account.frequency, at=now)
+        if close is None:
+            raise OrderRejected(
+                f"no {account.frequency} price known for {symbol} at {now.isoformat()}",
+                code=Reject.NO_PRICE,
+                http_status=422,
+            )
+        reserve = request.limit_price if request.type == OrderType.LIMIT else close
+        if request.side == OrderSide.BUY:
+            power = account.cash - venue_reserved_cash(venue_account=account)
+            if qty * reserve > power:
+                raise OrderRejected(
+                    f"insufficient buying power: {qty} {symbol} x {reserve} = {qty * reserve:.2f} > {power:.2f}",
+                    code=Reject.BUYING_POWER,
+                    http_status=403,
+                )
+        else:
+            sellable = venue_sellable(venue_account=account, symbol=symbol)
+            if qty > sellable:
+                raise OrderRejected(
+                    f"insufficient qty available for order: sell {qty} {symbol}, {sellable} available",
+                    code=Reject.QTY,
+                    http_status=403,
+                )
+        expires = (
+            next_session_close(now).to_pydatetime() if request.time_in_force == TimeInForce.DAY else None
+        )
+        try:
+            with transaction.atomic():
+                order = VenueOrder.objects.create(
+                    account=account,
+                    client_order_id=request.client_order_id,
+                    symbol=symbol,
+                    side=request.side,
+                    qty=qty,
+                    type=request.type,
+                    time_in_force=request.time_in_force,
+                    limit_price=request.limit_price,
+                    reserve_price=reserve,
+                    status=VenueStatus.ACCEPTED,
+                    submitted_at=now,
+                    updated_at=now,
+                    expires_at=expires,
+                )
+        except IntegrityError as exc:  # a concurrent submission of the same id won (SQLite has no row lock)
+            raise DuplicateClientOrderId(
+                f"client_order_id {request.client_order_id!r} already exists"
+            ) from exc
+        VenueOrderEvent.objects.create(
+            order=order, event="submit", from_status="", to_status=order.status, at=now, detail={}
+        )
+    return order
+
+
+def _order(account: VenueAccount, venue_order_id: str) -> VenueOrder:
+    try:
+        return VenueOrder.objects.get(account=account, venue_order_id=venue_order_id)
+    except (VenueOrder.DoesNotExist, ValidationError, ValueError) as exc:  # ValidationError: not a UUID
+        raise OrderNotFound(f"no order {venue_order_id!r} at this venue account") from exc
+
+
+def paper_order_cancel(*, venue_account: VenueAccount, venue_order_id: str, now: dt.datetime) -> VenueOrder:
+    """Cancel one open order (immediately: the venue has no cancel in flight). OrderNotFound for
+    an unknown id; OrderRejected (422 not_cancelable) when it is already filled, cancelled or
+    expired, as Alpaca answers."""
+    with transaction.atomic():
+        account = locked_account(venue_account)
+        order = _order(account, venue_order_id)
+        if not VENUE_ORDER.allows(order.status, VenueEvent.CANCEL):
+            raise OrderRejected(
+                f"order {venue_order_id} is not cancelable: {order.status}",
+                code=Reject.NOT_CANCELABLE,
+                http_status=422,
+            )
+        VENUE_ORDER.apply(
+            order, VenueEvent.CANCEL, record=event_recorder(order, VenueEvent.CANCEL, at=now), updated_at=now
+        )
+    return order
+
+
+def paper_orders_cancel_all(*, venue_account: VenueAccount, now: dt.datetime) -> list[CancelResult]:
+    """Cancel every open order of the account at once: one locking read of the open orders, one
+    UPDATE per target state of the table (all open states go to cancelled: one), one INSERT of
+    the event rows. The account lock keeps the set read and the set updated the same."""
+    with transaction.atomic():
+        account = locked_account(venue_account)
+        rows = list(
+            VenueOrder.objects.filter(account=account, status__in=OPEN)
+            .order_by("pk")
+            .values_list("pk", "venue_order_id", "status")
+        )
+        by_target: dict[str, list[str]] = {}
+        for _pk, _vid, status in rows:
+            by_target.setdefault(VENUE_ORDER.next_state(status, VenueEvent.CANCEL), []).append(status)
+        for target, froms in by_target.items():
+            VenueOrder.objects.filter(account=account, status__in=set(froms)).update(
+                status=target, updated_at=now
+            )
+        VenueOrderEvent.objects.bulk_create(
+            VenueOrderEvent(
+                order_id=pk,
+                event=VenueEvent.CANCEL,
+                from_status=status,
+                to_status=VENUE_ORDER.next_state(status, VenueEvent.CANCEL),
+                at=now,
+                detail={"bulk": True},
+            )
+            for pk, _vid, status in rows
+        )
+    return [CancelResult(broker_order_id=str(vid), ok=True) for _pk, vid, _s in rows]
