@@ -7,6 +7,8 @@ from .env import DATABASE_URL, VAR_DIR, env
 # A bar import rejects bars that END later than the import time plus this (clock skew between the
 # vendor and us); a bar from the future would be "known" to point-in-time reads before it happened.
 BAR_FUTURE_TOLERANCE = timedelta(seconds=env.int("BAR_FUTURE_TOLERANCE_S", default=300))
+# The replay feed (apps/trading/feeds/replay.py) delivers one recorded bar every this many seconds.
+REPLAY_SECONDS_PER_BAR = env.float("REPLAY_SECONDS_PER_BAR", default=10.0)
 
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}

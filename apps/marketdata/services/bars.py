@@ -11,6 +11,7 @@ to that file?".
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,7 @@ def bars_import(
     tz: str = MARKET_TZ,
     skip_invalid: bool = False,
     user=None,
+    known_at: datetime | None = None,
     progress: ProgressFn | None = None,
     timings: Timings | None = None,
 ) -> ImportRun:
@@ -98,6 +100,8 @@ def bars_import(
     (the database write raised: rolled back, nothing written; the exception is re-raised).
     Bad arguments (unknown frequency or time zone, empty source) raise BarFileError unrecorded.
     `timings`, when given, receives the wall seconds of each phase (read, validate, write_*, ...).
+    `known_at`: when a feed received the bars (they are known from then, never before their
+    end); default: each bar is known at its end.
     """
     started = time.monotonic()
     path = Path(path)
@@ -175,6 +179,7 @@ def bars_import(
                 source=source,
                 run_id=run.pk,
                 ingested_at=timezone.now(),
+                known_at=known_at,
                 progress=progress,
                 timings=timings,
             )

@@ -17,6 +17,7 @@ index and filtered on the instrument, scanning every stored bar of each date for
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -143,12 +144,15 @@ def bars_bulk_insert(
     source: str,
     run_id: int,
     ingested_at: datetime,
+    known_at: datetime | None = None,
     progress: ProgressFn | None = None,
     timings: Timings | None = None,
 ) -> int:
     """Insert the validated bars, none of which may be stored yet (the unique constraint refuses
     a duplicate); returns the number inserted. Run inside the caller's transaction, after
-    `bars_write_lock`. `timings` (optional) receives the seconds of each write phase."""
+    `bars_write_lock`. `timings` (optional) receives the seconds of each write phase.
+    `known_at`: when the bars were received (feeds), rounded up to the second and never before a
+    bar's end; None: each bar is known at its end (files of past bars)."""
     with phase(timings, "write_prepare"):
         instrument_id = _instrument_ids(valid, ids)
         ts_s = _ts_seconds(valid)
@@ -161,6 +165,9 @@ def bars_bulk_insert(
         cols = {
             "instrument_id": instrument_id[order],
             "ts": ts_s[order],
+            "known_at": ts_s[order]
+            if known_at is None
+            else np.maximum(ts_s[order], math.ceil(known_at.timestamp())),
             **{f: valid[f].to_numpy(dtype=np.float64)[order] for f in PRICE_FIELDS},
             "volume": valid["volume"].to_numpy(dtype=np.int64)[order],
         }
@@ -186,7 +193,8 @@ def _copy_rows(*, cols, freq: str, source: str, run_id: int, ingested_at: dateti
     ts_us = (cols["ts"] - _PG_EPOCH_S) * 1_000_000  # timestamptz: microseconds since 2000-01-01 UTC
     rows["instrument_id"] = cols["instrument_id"]
     rows["frequency"] = freq_b
-    rows["ts"] = rows["known_at"] = ts_us
+    rows["ts"] = ts_us
+    rows["known_at"] = (cols["known_at"] - _PG_EPOCH_S) * 1_000_000
     for f in PRICE_FIELDS:
         _numeric_binary(rows[f], cols[f])
     rows["volume"] = cols["volume"]
@@ -242,9 +250,13 @@ def _insert_sqlite(*, cols, freq, source, run_id, ingested_at, progress, timings
     n = len(cols["ts"])
     prices = {f: np.round(cols[f], 6) for f in PRICE_FIELDS}
     adapt = connection.ops.adapt_datetimefield_value
+
     # Format each distinct stamp once, the way Django stores datetimes in SQLite.
-    codes, uniques = pd.factorize(cols["ts"])
-    texts = np.array([adapt(datetime.fromtimestamp(int(s), tz=UTC)) for s in uniques], dtype=object)[codes]
+    def texts_of(seconds: np.ndarray) -> np.ndarray:
+        codes, uniques = pd.factorize(seconds)
+        return np.array([adapt(datetime.fromtimestamp(int(s), tz=UTC)) for s in uniques], dtype=object)[codes]
+
+    texts, known_texts = texts_of(cols["ts"]), texts_of(cols["known_at"])
     table = connection.ops.quote_name(Bar._meta.db_table)
     sql = (
         f"INSERT INTO {table} (instrument_id, frequency, ts, open, high, low, close, volume, "
@@ -270,7 +282,7 @@ def _insert_sqlite(*, cols, freq, source, run_id, ingested_at, progress, timings
                     prices["low"][part].tolist(),
                     prices["close"][part].tolist(),
                     cols["volume"][part].tolist(),
-                    ts_text,
+                    known_texts[part].tolist(),
                     repeat(source),
                     repeat(ingested),
                     repeat(run_id),
