@@ -202,11 +202,12 @@ def paper_venue_advance(*, venue_account, up_to: dt.datetime) -> AdvanceResult:
                     books.book(symbol=order.symbol, side=order.side, qty=qty, price=price, fee=fee)
                     filled = order.filled_qty + qty
                     avg = micro(((order.filled_avg_price or 0) * order.filled_qty + qty * price) / filled)
+                    execution_id = f"{order.venue_order_id}-{at:%Y%m%d%H%M}"
                     executions.append(
                         VenueExecution(
                             account=account,
                             order=order,
-                            execution_id=f"{order.venue_order_id}-{at:%Y%m%d%H%M}",
+                            execution_id=execution_id,
                             symbol=order.symbol,
                             side=order.side,
                             qty=qty,
@@ -217,7 +218,20 @@ def paper_venue_advance(*, venue_account, up_to: dt.datetime) -> AdvanceResult:
                         )
                     )
                     event = VenueEvent.FILL if filled == order.qty else VenueEvent.PARTIAL_FILL
-                    _apply(order, event, at=at, filled_qty=filled, filled_avg_price=avg, last_bar_ts=at)
+                    _apply(
+                        order,
+                        event,
+                        at=at,
+                        detail={
+                            "execution_id": execution_id,
+                            "qty": str(qty),
+                            "price": str(price),
+                            "fee": str(fee),
+                        },
+                        filled_qty=filled,
+                        filled_avg_price=avg,
+                        last_bar_ts=at,
+                    )
                 if order.status in OPEN and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
                     _apply(order, VenueEvent.EXPIRE, at=at, last_bar_ts=at)
                     expired.append(order.client_order_id)

@@ -70,6 +70,9 @@ def test_fills_at_the_open_of_the_first_bar_ending_after_submission(venue, hourl
     # costs: slippage + half spread of the default model (impact needs 2 returns of history: none yet)
     assert float(ex.fee) == pytest.approx(_cost(venue, 10, bar["open"]), abs=1e-6)
     assert VenuePosition.objects.get(account=venue, symbol="AAPL").qty == 10
+    events = list(VenueOrderEvent.objects.filter(order=order).values_list("event", "to_status", "detail"))
+    assert [e[:2] for e in events] == [("submit", "accepted"), ("fill", "filled")]
+    assert events[1][2]["execution_id"] == ex.execution_id
 
 
 def test_advancing_twice_fills_nothing_twice(venue):
