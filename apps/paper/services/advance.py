@@ -134,10 +134,9 @@ def _fill_qty(
     return qty
 
 
-def _apply(order: VenueOrder, event: str, *, at: dt.datetime, **fields) -> None:
-    if not VENUE_ORDER.apply(
-        order, event, record=event_recorder(order, event, at=at), updated_at=at, **fields
-    ):
+def _apply(order: VenueOrder, event: str, *, at: dt.datetime, detail: dict | None = None, **fields) -> None:
+    record = event_recorder(order, event, at=at, **(detail or {}))
+    if not VENUE_ORDER.apply(order, event, record=record, updated_at=at, **fields):
         raise RuntimeError(f"venue order {order.venue_order_id} changed under the account lock")
 
 
