@@ -93,6 +93,11 @@ def test_spy_fixture_stamps_are_calendar_bar_ends_except_post_close_bars_of_earl
     off = stamps[~stamps.isin(ends)]
     # Every regular session matches exactly; on the five 13:00 early closes the vendor has bars
     # stamped 15:00 and 16:00 (after the close, ~0 volume) and none at 14:00.
+    # The stamps match the grid, but the bars' contents suggest the vendor stamps bar STARTS: the
+    # bar stamped 15:00 closes at the official close (its daily returns track the S&P 500 index
+    # close-to-close with correlation 0.995 over 2004-2018, the 16:00 bar's 0.969), and on early
+    # closes the big bar is 12:00 and 13:00 is thin. Reported to the lead; the import keeps the
+    # house convention (bar END) until the fixtures are re-stamped.
     early = ["2019-07-03", "2019-11-29", "2019-12-24", "2020-11-27", "2020-12-24"]
     assert sorted(off.tz_convert(MARKET_TZ).strftime("%Y-%m-%d %H:%M")) == sorted(
         f"{d} {h}" for d in early for h in ("15:00", "16:00")
