@@ -6,23 +6,33 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Sum
+from django.db.models import F, OuterRef, Subquery, Sum
 
-from apps.marketdata.models import Bar
+from apps.marketdata.models import Bar, Instrument
 from apps.trading.brokers.base import OrderNotFound, OrderSide
 
 from .models import VenueAccount, VenueExecution, VenueOrder, VenuePosition
 from .orders import OPEN
 
 
-def venue_last_close(*, symbol: str, frequency: str, at: dt.datetime) -> Decimal | None:
-    """The close of the symbol's latest bar known at `at` (point in time), or None."""
-    return (
-        Bar.objects.filter(instrument__symbol=symbol, frequency=frequency, ts__lte=at, known_at__lte=at)
+def venue_last_closes(*, symbols: list[str], frequency: str, at: dt.datetime) -> dict[str, Decimal]:
+    """symbol -> close of its latest bar known at `at` (point in time); symbols without one are
+    absent. One query: an index lookup per instrument."""
+    latest = (
+        Bar.objects.filter(instrument=OuterRef("pk"), frequency=frequency, ts__lte=at, known_at__lte=at)
         .order_by("-ts")
-        .values_list("close", flat=True)
-        .first()
+        .values("close")[:1]
     )
+    rows = (
+        Instrument.objects.filter(symbol__in=symbols)
+        .annotate(last=Subquery(latest))
+        .values_list("symbol", "last")
+    )
+    return {symbol: close for symbol, close in rows if close is not None}
+
+
+def venue_last_close(*, symbol: str, frequency: str, at: dt.datetime) -> Decimal | None:
+    return venue_last_closes(symbols=[symbol], frequency=frequency, at=at).get(symbol)
 
 
 def venue_reserved_cash(*, venue_account: VenueAccount) -> Decimal:
@@ -73,15 +83,14 @@ def venue_executions_since(*, venue_account: VenueAccount, since: dt.datetime) -
 @dataclass(frozen=True)
 class VenueBalance:
     cash: Decimal
-    equity: Decimal  # cash + positions marked at the last close known at `at`
+    equity: Decimal  # cash + positions marked at the last close known at `at` (entry price if none)
     buying_power: Decimal  # cash - what open buys reserve
 
 
 def venue_balance(*, venue_account: VenueAccount, at: dt.datetime) -> VenueBalance:
     account = VenueAccount.objects.get(pk=venue_account.pk)
-    value = Decimal(0)
-    for p in venue_positions(venue_account=account):
-        close = venue_last_close(symbol=p.symbol, frequency=account.frequency, at=at)
-        value += p.qty * (close if close is not None else p.avg_entry_price)
+    positions = venue_positions(venue_account=account)
+    closes = venue_last_closes(symbols=[p.symbol for p in positions], frequency=account.frequency, at=at)
+    value = sum((p.qty * closes.get(p.symbol, p.avg_entry_price) for p in positions), Decimal(0))
     reserved = venue_reserved_cash(venue_account=account)
     return VenueBalance(cash=account.cash, equity=account.cash + value, buying_power=account.cash - reserved)

@@ -21,7 +21,7 @@ from apps.paper.models import VenueAccount, VenueExecution, VenueOrder
 from apps.paper.selectors import (
     venue_balance,
     venue_executions_since,
-    venue_last_close,
+    venue_last_closes,
     venue_open_orders,
     venue_order_by_client_id,
     venue_positions,
@@ -114,19 +114,19 @@ class PaperBroker:
         )
 
     def positions(self) -> list[BrokerPosition]:
-        now, freq = self.clock(), self.venue_account.frequency
-        out = []
-        for p in venue_positions(venue_account=self.venue_account):
-            close = venue_last_close(symbol=p.symbol, frequency=freq, at=now)
-            out.append(
-                BrokerPosition(
-                    symbol=p.symbol,
-                    qty=p.qty,
-                    avg_entry_price=p.avg_entry_price,
-                    market_value=None if close is None else p.qty * close,
-                )
+        held = venue_positions(venue_account=self.venue_account)
+        closes = venue_last_closes(
+            symbols=[p.symbol for p in held], frequency=self.venue_account.frequency, at=self.clock()
+        )
+        return [
+            BrokerPosition(
+                symbol=p.symbol,
+                qty=p.qty,
+                avg_entry_price=p.avg_entry_price,
+                market_value=p.qty * closes[p.symbol] if p.symbol in closes else None,
             )
-        return out
+            for p in held
+        ]
 
     def account(self) -> BrokerAccount:
         balance = venue_balance(venue_account=self.venue_account, at=self.clock())

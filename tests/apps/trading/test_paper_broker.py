@@ -157,3 +157,19 @@ def test_cancel_all_of_500_open_orders_is_one_bulk_update(broker, venue):  # noq
     events = VenueOrderEvent.objects.filter(event="cancel")
     assert events.count() == 500 and events.filter(from_status="partially_filled").count() == 100
     assert broker.open_orders() == [] and broker.cancel_all() == []
+
+
+def test_positions_and_account_read_in_a_fixed_number_of_queries(broker):
+    for symbol in ("AAPL", "MSFT", "NVDA"):
+        broker.submit(_buy(f"q-{symbol}", symbol, 3))
+    broker.clock.at = utc("2025-10-01 12:00:00").to_pydatetime()
+    broker.advance()
+    with CaptureQueriesContext(connection) as positions_q:
+        positions = broker.positions()
+    with CaptureQueriesContext(connection) as account_q:
+        account = broker.account()
+    assert [p.symbol for p in positions] == ["AAPL", "MSFT", "NVDA"]
+    assert all(p.market_value is not None for p in positions)
+    assert account.equity == account.cash + sum(p.market_value for p in positions)
+    # positions, then every last close in one query (not one per name)
+    assert len(positions_q.captured_queries) == 2 and len(account_q.captured_queries) == 4
