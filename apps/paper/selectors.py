@@ -15,24 +15,19 @@ from .models import VenueAccount, VenueExecution, VenueOrder, VenuePosition
 from .orders import OPEN
 
 
-def venue_last_closes(*, symbols: list[str], frequency: str, at: dt.datetime) -> dict[str, Decimal]:
-    """symbol -> close of its latest bar known at `at` (point in time); symbols without one are
-    absent. One query: an index lookup per instrument."""
+def venue_last_closes(*, symbols: list[str], frequency: str, at: dt.datetime) -> dict[str, Decimal | None]:
+    """symbol -> close of its latest bar known at `at` (point in time), None when it has none;
+    symbols without an instrument are absent. One query: an index lookup per instrument."""
     latest = (
         Bar.objects.filter(instrument=OuterRef("pk"), frequency=frequency, ts__lte=at, known_at__lte=at)
         .order_by("-ts")
         .values("close")[:1]
     )
-    rows = (
+    return dict(
         Instrument.objects.filter(symbol__in=symbols)
         .annotate(last=Subquery(latest))
         .values_list("symbol", "last")
     )
-    return {symbol: close for symbol, close in rows if close is not None}
-
-
-def venue_last_close(*, symbol: str, frequency: str, at: dt.datetime) -> Decimal | None:
-    return venue_last_closes(symbols=[symbol], frequency=frequency, at=at).get(symbol)
 
 
 def venue_reserved_cash(*, venue_account: VenueAccount) -> Decimal:
@@ -91,6 +86,6 @@ def venue_balance(*, venue_account: VenueAccount, at: dt.datetime) -> VenueBalan
     account = VenueAccount.objects.get(pk=venue_account.pk)
     positions = venue_positions(venue_account=account)
     closes = venue_last_closes(symbols=[p.symbol for p in positions], frequency=account.frequency, at=at)
-    value = sum((p.qty * closes.get(p.symbol, p.avg_entry_price) for p in positions), Decimal(0))
+    value = sum((p.qty * (closes.get(p.symbol) or p.avg_entry_price) for p in positions), Decimal(0))
     reserved = venue_reserved_cash(venue_account=account)
     return VenueBalance(cash=account.cash, equity=account.cash + value, buying_power=account.cash - reserved)

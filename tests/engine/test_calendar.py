@@ -103,3 +103,13 @@ def test_spy_fixture_stamps_are_calendar_bar_ends_except_post_close_bars_of_earl
         f"{d} {h}" for d in early for h in ("15:00", "16:00")
     )
     assert ends[~ends.isin(stamps)].empty
+
+
+def test_next_session_close_agrees_with_exchange_calendars():
+    cal = calendar.exchange_calendar()
+    stamps = pd.date_range("2019-11-25", "2019-12-03", freq="37min", tz="UTC")
+    closes = pd.DatetimeIndex(cal.closes).tz_convert("UTC")
+    for at in [*stamps, *closes[(closes > stamps[0]) & (closes < stamps[-1])]]:
+        assert calendar.next_session_close(at) == cal.next_close(at), at
+    # strictly after: at the 13:00 early close of 2019-11-29, the next session's 16:00 close
+    assert calendar.next_session_close("2019-11-29 18:00Z") == pd.Timestamp("2019-12-02 21:00Z")

@@ -105,10 +105,20 @@ def next_bar_close(
     return later[0]
 
 
+@cache
+def _session_closes() -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(exchange_calendar().closes).tz_convert("UTC")
+
+
 def next_session_close(after: dt.datetime | pd.Timestamp | str) -> pd.Timestamp:
     """The close (13:00 on early-close days) of the first session closing strictly after `after`:
-    when a day order submitted at `after` expires."""
-    return exchange_calendar().next_close(_utc(after)).tz_convert("UTC")
+    when a day order submitted at `after` expires. A binary search over the cached closes: the
+    calendar's own `next_close` takes ~2 ms a call, paid by every paper order submission."""
+    closes = _session_closes()
+    k = closes.searchsorted(_utc(after), side="right")
+    if k == len(closes):
+        raise CalendarError(f"no {EXCHANGE} session closes after {after} (calendar ends {closes[-1]})")
+    return closes[k]
 
 
 def is_market_open(at: dt.datetime | pd.Timestamp | str) -> bool:

@@ -8,9 +8,8 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
-from apps.marketdata.models import Instrument
 from apps.trading.brokers.base import (
     CancelResult,
     DuplicateClientOrderId,
@@ -25,7 +24,7 @@ from workers.engine.calendar import next_session_close
 
 from ..models import CLIENT_ORDER_ID_MAX_LEN, VenueAccount, VenueOrder, VenueOrderEvent
 from ..orders import OPEN, VENUE_ORDER, VenueEvent, VenueStatus
-from ..selectors import venue_last_close, venue_reserved_cash, venue_sellable
+from ..selectors import venue_last_closes, venue_reserved_cash, venue_sellable
 from .common import event_recorder, locked_account, micro
 
 SUPPORTED_TIFS = (TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK)
@@ -81,9 +80,10 @@ def paper_order_submit(*, venue_account: VenueAccount, request: OrderRequest, no
         account = locked_account(venue_account)
         if VenueOrder.objects.filter(account=account, client_order_id=request.client_order_id).exists():
             raise DuplicateClientOrderId(f"client_order_id {request.client_order_id!r} already exists")
-        if not Instrument.objects.filter(symbol=symbol).exists():
+        closes = venue_last_closes(symbols=[symbol], frequency=account.frequency, at=now)
+        if symbol not in closes:
             raise OrderRejected(f"unknown symbol {symbol!r}", code=Reject.UNKNOWN_SYMBOL, http_status=422)
-        close = venue_last_close(symbol=symbol, frequency=account.frequency, at=now)
+        close = closes[symbol]
         if close is None:
             raise OrderRejected(
                 f"no {account.frequency} price known for {symbol} at {now.isoformat()}",
@@ -110,27 +110,23 @@ def paper_order_submit(*, venue_account: VenueAccount, request: OrderRequest, no
         expires = (
             next_session_close(now).to_pydatetime() if request.time_in_force == TimeInForce.DAY else None
         )
-        try:
-            with transaction.atomic():
-                order = VenueOrder.objects.create(
-                    account=account,
-                    client_order_id=request.client_order_id,
-                    symbol=symbol,
-                    side=request.side,
-                    qty=qty,
-                    type=request.type,
-                    time_in_force=request.time_in_force,
-                    limit_price=request.limit_price,
-                    reserve_price=reserve,
-                    status=VenueStatus.ACCEPTED,
-                    submitted_at=now,
-                    updated_at=now,
-                    expires_at=expires,
-                )
-        except IntegrityError as exc:  # a concurrent submission of the same id won (SQLite has no row lock)
-            raise DuplicateClientOrderId(
-                f"client_order_id {request.client_order_id!r} already exists"
-            ) from exc
+        # No savepoint for a duplicate: the account lock (PostgreSQL) or SQLite's IMMEDIATE
+        # write transaction serialises submissions, so the check above cannot be raced.
+        order = VenueOrder.objects.create(
+            account=account,
+            client_order_id=request.client_order_id,
+            symbol=symbol,
+            side=request.side,
+            qty=qty,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            limit_price=request.limit_price,
+            reserve_price=reserve,
+            status=VenueStatus.ACCEPTED,
+            submitted_at=now,
+            updated_at=now,
+            expires_at=expires,
+        )
         VenueOrderEvent.objects.create(
             order=order, event="submit", from_status="", to_status=order.status, at=now, detail={}
         )

@@ -123,7 +123,7 @@ class PaperBroker:
                 symbol=p.symbol,
                 qty=p.qty,
                 avg_entry_price=p.avg_entry_price,
-                market_value=p.qty * closes[p.symbol] if p.symbol in closes else None,
+                market_value=None if closes.get(p.symbol) is None else p.qty * closes[p.symbol],
             )
             for p in held
         ]
