@@ -170,13 +170,16 @@ def paper_orders_cancel_all(*, venue_account: VenueAccount, now: dt.datetime) ->
             .order_by("pk")
             .values_list("pk", "venue_order_id", "status")
         )
-        by_target: dict[str, list[str]] = {}
-        for _pk, _vid, status in rows:
-            by_target.setdefault(VENUE_ORDER.next_state(status, VenueEvent.CANCEL), []).append(status)
-        for target, froms in by_target.items():
-            VenueOrder.objects.filter(account=account, status__in=set(froms)).update(
+        by_target: dict[str, list[int]] = {}
+        for pk, _vid, status in rows:
+            by_target.setdefault(VENUE_ORDER.next_state(status, VenueEvent.CANCEL), []).append(pk)
+        for target, pks in by_target.items():
+            # Conditional: the rows read, still in an open state (guaranteed by the lock; checked).
+            written = VenueOrder.objects.filter(pk__in=pks, status__in=OPEN).update(
                 status=target, updated_at=now
             )
+            if written != len(pks):
+                raise RuntimeError(f"{len(pks) - written} venue order(s) changed under the account lock")
         VenueOrderEvent.objects.bulk_create(
             VenueOrderEvent(
                 order_id=pk,
