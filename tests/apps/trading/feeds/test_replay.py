@@ -5,14 +5,19 @@ named and never filled forward."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pandas as pd
 import pytest
 
 from apps.marketdata.models import Bar, ImportRun
+from apps.paper.services import venue_account_create
+from apps.trading.brokers.base import OrderRequest, OrderSide, OrderType
+from apps.trading.brokers.paper import PaperBroker
 from apps.trading.feeds.base import Feed, StaleSymbol
 from apps.trading.feeds.replay import ReplayClock, ReplayError, ReplayFeed
 from tests.apps.paper.conftest import fixture_rows
+from workers.engine.backtest import BacktestConfig
 
 pytestmark = pytest.mark.django_db
 SYMBOLS = ["AAPL", "MSFT", "NVDA"]
@@ -99,3 +104,32 @@ def test_accelerated_clock_one_bar_every_n_seconds(recording, settings):
     assert feed.clock(started_at=wall).market_now(wall) == s[2]  # resumes after what is stored
     with pytest.raises(ReplayError):
         ReplayClock(stamps=s, started_at=wall, seconds_per_bar=-1)
+
+
+def test_replayed_hours_drive_the_paper_venue(recording, settings):
+    """The demo loop in small: the replay clock gives market time, the feed delivers the bars
+    closed by then, a paper order sent at that time fills at the open of the next replayed bar."""
+    settings.REPLAY_SECONDS_PER_BAR = 5
+    feed = ReplayFeed(recording)
+    wall = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    clock = feed.clock(started_at=wall)
+    walls = [wall]
+    broker = PaperBroker(
+        venue_account_create(name="replay", cash=Decimal(100_000), backtest=BacktestConfig()),
+        clock=lambda: clock.market_now(walls[-1]).to_pydatetime(),
+    )
+    feed.poll(broker.clock())
+    order = broker.submit(
+        OrderRequest(
+            client_order_id="r1", symbol="MSFT", side=OrderSide.BUY, qty=Decimal(4), type=OrderType.MARKET
+        )
+    )
+    assert broker.advance().executions == ()  # the next bar has not been replayed yet
+    walls.append(wall + dt.timedelta(seconds=5))
+    now = broker.clock()
+    assert now == feed.stamps[1]
+    assert len(feed.poll(now).new_bars) == 3
+    (fill,) = broker.advance().executions
+    bar = Bar.objects.get(instrument__symbol="MSFT", ts=feed.stamps[1])
+    assert (fill.qty, fill.price, fill.bar_ts) == (4, bar.open, feed.stamps[1])
+    assert broker.order_by_client_id("r1").status == "filled" and order.status == "accepted"
