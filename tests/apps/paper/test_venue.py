@@ -239,11 +239,13 @@ def _panel(rows: pd.DataFrame) -> Panel:
     )
 
 
-def test_paper_fills_agree_with_a_backtest_over_the_same_hours(venue, hourly_bars):
+@pytest.mark.parametrize("participation", [0.10, 2e-5])  # 2e-5: the cap binds for every name
+def test_paper_fills_agree_with_a_backtest_over_the_same_hours(hourly_bars, participation):
     """The orders a backtest sends at the close of bar k, submitted to the venue just after that
     close, fill at the same price, quantity and cost (impact included: 24 bars of history)."""
     panel = _panel(hourly_bars)
-    config = BacktestConfig(integer_shares=True, governor=None)
+    config = BacktestConfig(integer_shares=True, governor=None, participation=participation)
+    venue = venue_account_create(name="parity", cash=Decimal(1_000_000), backtest=config)
     k = 24
     targets = np.full(panel.shape, np.nan)
     targets[k] = [0.3, 0.3, 0.3]
@@ -259,6 +261,8 @@ def test_paper_fills_agree_with_a_backtest_over_the_same_hours(venue, hourly_bar
     for i, symbol in enumerate(panel.symbols):
         ex, fill = executions[symbol], fills[i]
         assert float(ex.qty) == fill["shares"]
+        capped = fill["shares"] < result.orders[k, i]
+        assert capped == (participation < 1e-3)
         assert float(ex.price) == pytest.approx(fill["price"], abs=1e-9)
         assert fill["impact"] > 0
         assert float(ex.fee) == pytest.approx(fill["cost"], abs=1e-6)
