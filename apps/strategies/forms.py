@@ -65,14 +65,6 @@ class StrategyForm(forms.Form):
                     self.add_error("config", f"{path}: {message}" if path else message)
 
 
-class ShareForm(forms.Form):
-    username = forms.ModelChoiceField(queryset=None, to_field_name="username", label="Share with")
-
-    def __init__(self, *args, users, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["username"].queryset = users
-
-
 class PromotionRequestForm(forms.Form):
     to_stage = forms.ChoiceField(choices=[], label="Move to")
     evidence = forms.MultipleChoiceField(

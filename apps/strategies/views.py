@@ -16,9 +16,10 @@ from django.views.decorators.http import require_POST
 
 from . import permissions, selectors
 from .config import ConfigValidationError
-from .forms import DecisionForm, PromotionRequestForm, ShareForm, StrategyForm
+from .forms import DecisionForm, PromotionRequestForm, StrategyForm
 from .lifecycle import allowed_targets
 from .models import ModelVersion, PromotionRequest, Stage, Strategy
+from .registry import strategy_spec
 from .services import (
     GateFailed,
     LifecycleError,
@@ -29,10 +30,12 @@ from .services import (
     promotion_request_create,
     promotion_request_reject,
     rollback_request_create,
+    rule_version_record,
     strategy_create,
     strategy_share,
     strategy_update,
 )
+from .sharing import ShareForm
 
 # Part B (research) may ship buttons for the detail page; shown when the template exists.
 ACTIONS_TEMPLATE = "research/_strategy_actions.html"
@@ -132,9 +135,14 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
             "events": selectors.strategy_events(strategy),
             "can_edit": can_edit,
             "can_request": permissions.can_request_promotion(request.user, strategy),
+            "can_record_version": can_edit and not strategy_spec(strategy.kind).trains,
             "has_retired_live": any(v.stage == Stage.RETIRED for v in versions),
             "collaborators": selectors.strategy_collaborators(strategy),
-            "share_form": ShareForm(users=selectors.share_candidates(strategy)) if can_edit else None,
+            "share_form": (
+                ShareForm(users=selectors.share_candidates(strategy))
+                if permissions.can_share(request.user, strategy)
+                else None
+            ),
             "actions_template": _actions_template(),
         },
     )
@@ -142,14 +150,32 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_POST
 def share(request: HttpRequest, name: str) -> HttpResponse:
-    strategy = _strategy_for(request, name, edit=True)
+    strategy = _strategy_for(request, name)
+    if not permissions.can_share(request.user, strategy):
+        raise PermissionDenied(f"only the owner or an admin may share strategy {name}")
     form = ShareForm(request.POST, users=selectors.share_candidates(strategy))
     if form.is_valid():
         user = form.cleaned_data["username"]
-        strategy_share(strategy=strategy, user=user, by=request.user)
-        messages.success(request, f"{strategy.name} shared with {user.username}.")
+        try:
+            strategy_share(strategy=strategy, user=user, by=request.user)
+        except StrategyError as exc:
+            messages.error(request, f"Share: {exc}")
+        else:
+            messages.success(request, f"{user.username} can now edit {strategy.name}.")
     else:
         messages.error(request, "Share: " + "; ".join(e for errs in form.errors.values() for e in errs))
+    return redirect("strategies:detail", name=strategy.name)
+
+
+@require_POST
+def version_record(request: HttpRequest, name: str) -> HttpResponse:
+    strategy = _strategy_for(request, name)
+    try:
+        mv = rule_version_record(strategy=strategy, by=request.user)
+    except StrategyError as exc:
+        messages.error(request, f"Version not recorded: {exc}")
+    else:
+        messages.success(request, f"Recorded v{mv.version} of {strategy.name} from its current parameters.")
     return redirect("strategies:detail", name=strategy.name)
 
 
@@ -192,7 +218,7 @@ def rollback(request: HttpRequest, name: str) -> HttpResponse:
         rollback_request_create(
             strategy=strategy, requested_by=request.user, reason=request.POST.get("reason", "")
         )
-    except (LifecycleError, PermissionDenied) as exc:
+    except LifecycleError as exc:
         messages.error(request, f"Rollback not requested: {exc}")
     else:
         messages.success(request, "Rollback requested; an approver will decide.")
@@ -236,7 +262,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     )
     try:
         decide_fn(request=req, by=request.user, reason=form.cleaned_data["reason"])
-    except (LifecycleError, PermissionDenied) as exc:
+    except LifecycleError as exc:
         messages.error(request, f"Request #{pk}: {exc}")
     else:
         verb = "approved" if decide_fn is promotion_request_approve else "rejected"

@@ -11,7 +11,7 @@ from .promotions import (
     rollback_request_create,
 )
 from .strategies import strategy_create, strategy_share, strategy_update
-from .versions import code_version, model_version_create
+from .versions import code_version, model_version_create, rule_version_record
 
 __all__ = [
     "EvidenceItem",
@@ -30,6 +30,7 @@ __all__ = [
     "promotion_request_create",
     "promotion_request_reject",
     "rollback_request_create",
+    "rule_version_record",
     "strategy_create",
     "strategy_share",
     "strategy_update",

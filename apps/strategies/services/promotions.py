@@ -145,7 +145,10 @@ def promotion_request_create(
 
 def rollback_request_create(*, strategy: Strategy, requested_by, reason: str) -> PromotionRequest:
     """Ask to put back the version that was live before the current one (one approval moves it
-    to live and retires the current live version)."""
+    to live and retires the current live version). Permission first: a role that may not ask
+    is refused whatever the strategy's history."""
+    if not permissions.can_request_promotion(requested_by, strategy):
+        raise PermissionDenied(f"{requested_by} may not request a rollback of {strategy.name}")
     previous = (
         LifecycleEvent.objects.filter(
             strategy=strategy,
