@@ -10,7 +10,7 @@ from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 from . import permissions
 from .models import LifecycleEvent, ModelVersion, PromotionRequest, RequestStatus, Strategy
 from .services.errors import LifecycleError
-from .services.evidence import evidence_reread
+from .services.evidence import evidence_changes, evidence_reread
 from .services.promotions import gates_check
 
 
@@ -86,3 +86,10 @@ def request_recheck(request: PromotionRequest) -> list[dict]:
         return gates_check(version=version, to_stage=request.to_stage, evidence=evidence)
     except LifecycleError as exc:
         return [{"gate": "transition", "passed": False, "detail": str(exc), "checks": []}]
+
+
+def request_evidence_changes(request: PromotionRequest) -> list[dict]:
+    """How the cited runs' stored results differ from what the request captured (empty when
+    every digest matches); the approval refuses while this is not empty."""
+    evidence = evidence_reread(model_version=request.model_version, snapshot=request.evidence)
+    return evidence_changes(snapshot=request.evidence, now=evidence)

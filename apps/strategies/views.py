@@ -240,7 +240,10 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def approvals(request: HttpRequest) -> HttpResponse:
     if not permissions.can_decide(request.user):
         raise PermissionDenied("the approvals desk is for approvers")
-    pending = [(req, selectors.request_recheck(req)) for req in selectors.requests_pending()]
+    pending = [
+        (req, selectors.request_recheck(req), selectors.request_evidence_changes(req))
+        for req in selectors.requests_pending()
+    ]
     return render(
         request,
         "strategies/approvals.html",

@@ -1,6 +1,6 @@
 """Writes of the strategies app (see the modules for why each works as it does)."""
 
-from .errors import GateFailed, LifecycleError, SelfApprovalError, StrategyError
+from .errors import EvidenceChanged, GateFailed, LifecycleError, SelfApprovalError, StrategyError
 from .evidence import EvidenceItem, evidence_candidates, evidence_resolve, gate_thresholds
 from .promotions import (
     gates_check,
@@ -14,6 +14,7 @@ from .strategies import strategy_create, strategy_share, strategy_update
 from .versions import code_version, model_version_create, rule_version_record
 
 __all__ = [
+    "EvidenceChanged",
     "EvidenceItem",
     "GateFailed",
     "LifecycleError",

@@ -14,6 +14,8 @@ paper -> live gate has no evidence and fails.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +24,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db.models import Q
 
-from ..lifecycle import DEFAULT_GATE_THRESHOLDS, config_sha256
+from ..lifecycle import config_sha256
 from ..models import ModelVersion, Strategy
 from .errors import LifecycleError
 
@@ -43,6 +45,19 @@ SNAPSHOT_METRICS = (
 )
 
 
+# The stored result of a run that its digest covers: everything a number on its page or a gate
+# comes from. A change to any of them after the request (an admin, a shell, a bad migration)
+# changes the digest, and the approval refuses to go on.
+DIGEST_FIELDS = ("status", "metrics", "config", "seed", "data_hash", "code_version", "series")
+
+
+def result_digest(run) -> str:
+    """sha256 of the run's stored result as canonical JSON (sorted keys, no whitespace)."""
+    stored = {name: getattr(run, name, None) for name in DIGEST_FIELDS}
+    text = json.dumps(stored, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class EvidenceItem:
     kind: str
@@ -50,6 +65,7 @@ class EvidenceItem:
     status: str
     metrics: dict[str, Any] = field(default_factory=dict)
     config_sha: str = ""  # config_sha256 of the run's config snapshot; "" when missing or none
+    digest: str = ""  # result_digest of the run as read; "" when the run is missing
 
     @property
     def url(self) -> str:
@@ -64,6 +80,7 @@ class EvidenceItem:
             "status": self.status,
             "metrics": metrics,
             "config_sha256": self.config_sha,
+            "digest": self.digest,
             "url": self.url,
         }
 
@@ -74,7 +91,12 @@ def _item(kind: str, run) -> EvidenceItem:
     config = getattr(run, "config", None)
     sha = config_sha256(config) if isinstance(config, dict) else ""
     return EvidenceItem(
-        kind=kind, pk=run.pk, status=str(run.status), metrics=dict(run.metrics or {}), config_sha=sha
+        kind=kind,
+        pk=run.pk,
+        status=str(run.status),
+        metrics=dict(run.metrics or {}),
+        config_sha=sha,
+        digest=result_digest(run),
     )
 
 
@@ -140,11 +162,52 @@ def evidence_candidates(*, model_version: ModelVersion, kind: str = "backtest") 
     return list(_runs_of(model, model_version).order_by("-pk")[:100])
 
 
+def evidence_changes(*, snapshot: Sequence[dict], now: Sequence[EvidenceItem]) -> list[dict[str, Any]]:
+    """What differs between the evidence as captured at request time and as stored now: one row
+    per changed field (`item`, `field`, `then`, `now`). Empty when every run's result digest is
+    the one recorded. A changed digest always yields at least one row, naming the fields that
+    moved or, when none of the snapshotted ones did, the stored result itself."""
+    current = {(e.kind, e.pk): e for e in now}
+    changes: list[dict[str, Any]] = []
+    for entry in snapshot:
+        label = f"{entry['kind']} #{entry['id']}"
+        item = current.get((entry["kind"], entry["id"]))
+        recorded = entry.get("digest") or ""
+        if item is not None and recorded and item.digest == recorded:
+            continue
+        rows = []
+        if item is None or item.status == "missing":
+            rows.append({"field": "run", "then": "present", "now": "missing"})
+        else:
+            if not recorded:
+                rows.append({"field": "digest", "then": "none recorded", "now": item.digest[:12]})
+            now_snap = item.snapshot()
+            if entry.get("status") != item.status:
+                rows.append({"field": "status", "then": entry.get("status"), "now": item.status})
+            then_m, now_m = entry.get("metrics") or {}, now_snap["metrics"]
+            for key in SNAPSHOT_METRICS:
+                if then_m.get(key) != now_m.get(key):
+                    rows.append({"field": key, "then": then_m.get(key), "now": now_m.get(key)})
+            if entry.get("config_sha256") != item.config_sha:
+                rows.append(
+                    {
+                        "field": "config",
+                        "then": (entry.get("config_sha256") or "")[:12],
+                        "now": item.config_sha[:12],
+                    }
+                )
+            if recorded and not rows:
+                rows.append({"field": "stored result", "then": recorded[:12], "now": item.digest[:12]})
+        changes.extend({"item": label, **row} for row in rows)
+    return changes
+
+
 def gate_thresholds(strategy: Strategy) -> dict[str, float]:
-    """Desk defaults, then settings.STRATEGY_GATES (the risk officers' desk-wide bar), then the
-    strategy's own `gates` section — which may only TIGHTEN the desk bar: a quant must not be able
-    to lower the gates their own model is judged by."""
-    out = {**DEFAULT_GATE_THRESHOLDS, **getattr(settings, "STRATEGY_GATES", {})}
+    """The desk's bar, `settings.STRATEGY_GATES` (the risk officers' thresholds, defined once in
+    tradingsite/settings/desk.py), then the strategy's own `gates` section — which may only
+    TIGHTEN the desk bar: a quant must not be able to lower the gates their own model is judged
+    by."""
+    out = dict(settings.STRATEGY_GATES)
     overrides = (strategy.config or {}).get("gates") or {}
     for key, value in overrides.items():
         if key not in out or value is None:
