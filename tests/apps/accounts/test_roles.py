@@ -28,8 +28,9 @@ def test_demo_users_one_per_role_and_can_log_in(client):
     for u in users:
         user = get_user_model().objects.get(username=u.username)
         assert list(user.groups.values_list("name", flat=True)) == [u.role]
-        assert client.login(username=u.username, password=u.password)
-        client.logout()
+        resp = client.post("/accounts/login/", {"username": u.username, "password": u.password})
+        assert resp.status_code == 302 and resp["Location"] == "/"
+        client.post("/accounts/logout/")
 
 
 def test_demo_users_refused_outside_demo_mode(settings):
