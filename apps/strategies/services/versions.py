@@ -67,10 +67,12 @@ def model_version_create(
 ) -> ModelVersion:
     """Record a new version (stage research) with the next version number of its strategy.
 
-    The writer's entry points check permission first: `rule_version_record` (a person) and the
-    training job, whose submission was checked. The strategy row is locked while the number is allocated so two jobs finishing together get
+    Permission first: `created_by` (the person recording it, or whoever submitted the training
+    run) must be able to edit the strategy now. The strategy row is locked while the number is allocated so two jobs finishing together get
     distinct numbers. Learned kinds must come with their artifact; rule kinds may have none.
     """
+    if not permissions.can_edit(created_by, strategy):
+        raise PermissionDenied(f"{created_by} may not record versions of {strategy.name}")
     cfg = strategy_config_validate(config)
     if cfg.kind != strategy.kind:
         raise StrategyError(

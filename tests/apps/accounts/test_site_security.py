@@ -65,6 +65,12 @@ def test_login_never_redirects_off_site(client, alice, target):
     assert page.status_code in (200, 302) and "evil" not in page.get("Location", "")
 
 
+def test_logout_never_redirects_off_site(client, alice):
+    client.force_login(alice)
+    resp = client.post("/accounts/logout/", {"next": "https://evil.example/"})
+    assert resp.status_code == 302 and resp["Location"] == reverse("login")
+
+
 def test_pages_carry_a_strict_content_security_policy(client, alice):
     client.force_login(alice)
     resp = client.get(reverse("home"))

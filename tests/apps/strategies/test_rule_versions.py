@@ -72,3 +72,23 @@ def test_record_button_on_the_page_for_rule_kinds_only(client, people, universe)
     resp = client.post(reverse("strategies:version_record", args=["q-ma"]))
     assert resp.status_code == 302
     assert ModelVersion.objects.get(strategy__name="q-ma").version == 1
+
+
+def test_model_version_create_checks_the_recorder_first(people, universe):
+    """The writer under every version (rule or trained) refuses someone who cannot edit the
+    strategy, before looking at the config or the artifact."""
+    from apps.strategies.services import model_version_create
+
+    ma = make_strategy(people["quinn"], name="q-ma")
+    with pytest.raises(PermissionDenied):
+        model_version_create(
+            strategy=ma,
+            created_by=people["victor"],
+            artifact_bytes=None,
+            artifact_name="",
+            training_window=None,
+            data_hash="",
+            metrics={"x": float("nan")},  # would be a StrategyError if the config came first
+            config={},
+        )
+    assert not ModelVersion.objects.exists()
