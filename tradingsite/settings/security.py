@@ -17,10 +17,12 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 
-# Sessions: a desk login lasts SESSION_AGE_MINUTES of inactivity (each request renews it) and
-# never outlives the browser. Short by default: an unattended desk is not left signed in.
-SESSION_COOKIE_AGE = env.int("SESSION_AGE_MINUTES", default=60) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# Sessions: a desk login lasts SESSION_AGE_MINUTES from sign-in (one trading day by default,
+# against Django's two weeks) and never outlives the browser. Absolute, not renewed per request:
+# the research pages poll job status every second, which would keep an unattended desk signed in
+# forever (and write the session row on every poll).
+SESSION_COOKIE_AGE = env.int("SESSION_AGE_MINUTES", default=8 * 60) * 60
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Content-Security-Policy (django-csp). Scripts and <style> elements only from this site or with

@@ -115,7 +115,7 @@ def _settings_of(code: str, **env_overrides) -> str:
 
 
 def test_session_age_is_short_by_default_and_configurable():
-    assert _settings_of("print(s.SESSION_COOKIE_AGE, s.SESSION_SAVE_EVERY_REQUEST)") == "3600 True"
+    assert _settings_of("print(s.SESSION_COOKIE_AGE, s.SESSION_EXPIRE_AT_BROWSER_CLOSE)") == "28800 True"
     assert _settings_of("print(s.SESSION_COOKIE_AGE)", SESSION_AGE_MINUTES="20") == "1200"
 
 
