@@ -8,10 +8,9 @@ from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
 from . import permissions
+from .errors import LifecycleError
+from .evidence import evidence_changes, evidence_reread, gates_check
 from .models import LifecycleEvent, ModelVersion, PromotionRequest, RequestStatus, Strategy
-from .services.errors import LifecycleError
-from .services.evidence import evidence_changes, evidence_reread
-from .services.promotions import gates_check
 
 
 def strategies_visible(user) -> QuerySet[Strategy]:

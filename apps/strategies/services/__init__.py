@@ -1,9 +1,9 @@
-"""Writes of the strategies app (see the modules for why each works as it does)."""
+"""Writes of the strategies app (see the modules for why each works as it does), with the errors
+they raise and the evidence reads they use, for callers that want one import."""
 
-from .errors import EvidenceChanged, GateFailed, LifecycleError, SelfApprovalError, StrategyError
-from .evidence import EvidenceItem, evidence_candidates, evidence_resolve, gate_thresholds
+from ..errors import EvidenceChanged, GateFailed, LifecycleError, SelfApprovalError, StrategyError
+from ..evidence import EvidenceItem, evidence_candidates, evidence_resolve, gate_thresholds, gates_check
 from .promotions import (
-    gates_check,
     promotion_request_approve,
     promotion_request_cancel,
     promotion_request_create,

@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import permissions
+from ..errors import EvidenceChanged, GateFailed, LifecycleError, SelfApprovalError
+from ..evidence import evidence_changes, evidence_reread, evidence_resolve, gates_check
 from ..lifecycle import (
     APPROVE,
     CANCEL,
@@ -26,41 +28,11 @@ from ..lifecycle import (
     RETIRED,
     STAGE_MACHINE,
     TransitionNotAllowed,
-    config_sha256,
-    gates_evaluate,
     stage_event,
 )
 from ..models import LifecycleEvent, ModelVersion, PromotionRequest, RequestStatus, Stage, Strategy
-from .errors import EvidenceChanged, GateFailed, LifecycleError, SelfApprovalError
-from .evidence import EvidenceItem, evidence_changes, evidence_reread, evidence_resolve, gate_thresholds
 
 Action = LifecycleEvent.Action
-
-
-def stages_entered(version: ModelVersion) -> set[str]:
-    """Stages this version has been moved into, from the log (the log is the history)."""
-    return set(
-        LifecycleEvent.objects.filter(model_version=version, action=Action.TRANSITION).values_list(
-            "to_stage", flat=True
-        )
-    )
-
-
-def gates_check(*, version: ModelVersion, to_stage: str, evidence: list[EvidenceItem]) -> list[dict]:
-    """The gates for moving `version` to `to_stage` on this evidence, judged against the version's
-    own config snapshot (so evidence must be of the configuration the version was built from)."""
-    try:
-        results = gates_evaluate(
-            from_stage=version.stage,
-            to_stage=to_stage,
-            evidence=evidence,
-            thresholds=gate_thresholds(version.strategy),
-            stages_entered=stages_entered(version),
-            config_sha=config_sha256(version.config or {}),
-        )
-    except TransitionNotAllowed as exc:
-        raise LifecycleError(str(exc)) from None
-    return [r.to_dict() for r in results]
 
 
 def _failed(results: list[dict]) -> list[dict]:

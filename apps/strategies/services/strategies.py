@@ -18,8 +18,8 @@ from apps.universes.models import Universe
 
 from .. import permissions
 from ..config import ConfigValidationError, StrategyConfig, strategy_config_validate
+from ..errors import StrategyError
 from ..models import Strategy
-from .errors import StrategyError
 
 # Path segments of the strategy pages that a strategy name would shadow.
 RESERVED_NAMES = frozenset({"new", "approvals", "requests"})

@@ -17,9 +17,9 @@ from django.db.models import Max
 
 from .. import permissions
 from ..config import strategy_config_validate
+from ..errors import StrategyError
 from ..models import ModelVersion, Stage, Strategy
 from ..registry import strategy_spec
-from .errors import StrategyError
 
 
 @functools.cache

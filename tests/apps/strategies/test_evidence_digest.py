@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 
 from apps.research.models import BacktestRun
+from apps.strategies.evidence import result_digest
 from apps.strategies.models import Stage
 from apps.strategies.services import EvidenceChanged, promotion_request_approve, promotion_request_create
-from apps.strategies.services.evidence import result_digest
 
 from .conftest import PASSING, make_backtest, make_strategy, make_version
 

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
 from apps.core.statemachine import AppendOnlyError
+from apps.strategies.evidence import result_digest
 from apps.strategies.lifecycle import STAGE_MACHINE, allowed_targets, config_sha256
 from apps.strategies.models import LifecycleEvent, ModelVersion, PromotionRequest, Stage
 from apps.strategies.services import (
@@ -21,7 +22,6 @@ from apps.strategies.services import (
     rollback_request_create,
     strategy_update,
 )
-from apps.strategies.services.evidence import result_digest
 
 from .conftest import PASSING, make_backtest, make_strategy, make_version
 
@@ -406,7 +406,7 @@ def test_every_decision_and_transition_is_logged(strat, people, settings):
 
 def test_strategy_gates_may_only_tighten_the_desk_bar(people, universe):
     """A quant lowering their own gate (min Sharpe 0.1, max drawdown 90%) is ignored: the desk bar holds."""
-    from apps.strategies.services.evidence import gate_thresholds
+    from apps.strategies.evidence import gate_thresholds
 
     strat = make_strategy(people["quinn"], gates={"min_sharpe": 0.1, "max_drawdown": 0.9, "min_trades": 500})
     t = gate_thresholds(strat)

@@ -9,9 +9,9 @@ from django.conf import settings as django_settings
 
 from apps.core.statemachine import StateMachine, TransitionError
 from apps.strategies import lifecycle
+from apps.strategies.evidence import gate_thresholds
 from apps.strategies.models import LifecycleEvent, ModelVersion, RequestStatus, Stage
 from apps.strategies.services import promotion_request_approve, promotion_request_create
-from apps.strategies.services.evidence import gate_thresholds
 
 from .conftest import make_backtest, make_strategy, make_version
 
@@ -69,3 +69,23 @@ def test_a_stale_version_loses_the_conditional_update_and_writes_no_event(people
         ("transition", "research", "candidate"),
         ("approved", "research", "candidate"),
     ]
+
+
+def test_selectors_and_the_evidence_reads_import_no_service():
+    """Reads never depend on writes: the strategies selectors and evidence module import nothing
+    from a services package (of this app or another)."""
+    import ast
+    from pathlib import Path
+
+    import apps.strategies.evidence as evidence
+    import apps.strategies.selectors as selectors
+
+    for module in (selectors, evidence):
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = [
+            (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        ]
+        assert not [m for m in imported if "services" in m.split(".")], (module.__name__, imported)

@@ -1,4 +1,5 @@
-"""Evidence for promotions: runs of other apps, read through a small protocol.
+"""Evidence for promotions and the gates judged on it, read side (no writes: the services and the
+selectors both use it). Runs of other apps are read through a small protocol.
 
 A request stores a JSON snapshot of its evidence (kind, id, status, key metrics, and the sha256 of
 the run's config snapshot) so the record stays readable whatever happens to the runs later; at
@@ -24,9 +25,13 @@ from django.apps import apps
 from django.conf import settings
 from django.db.models import Q
 
-from ..lifecycle import config_sha256
-from ..models import ModelVersion, Strategy
 from .errors import LifecycleError
+from .lifecycle import (
+    TransitionNotAllowed,
+    config_sha256,
+    gates_evaluate,
+)
+from .models import LifecycleEvent, ModelVersion, Strategy
 
 DEFAULT_EVIDENCE_SOURCES = {"backtest": "research.BacktestRun"}
 # Where a person can look at the run behind an evidence item.
@@ -214,3 +219,29 @@ def gate_thresholds(strategy: Strategy) -> dict[str, float]:
             continue
         out[key] = min(out[key], value) if key.startswith("max_") else max(out[key], value)
     return out
+
+
+def stages_entered(version: ModelVersion) -> set[str]:
+    """Stages this version has been moved into, from the log (the log is the history)."""
+    return set(
+        LifecycleEvent.objects.filter(
+            model_version=version, action=LifecycleEvent.Action.TRANSITION
+        ).values_list("to_stage", flat=True)
+    )
+
+
+def gates_check(*, version: ModelVersion, to_stage: str, evidence: list[EvidenceItem]) -> list[dict]:
+    """The gates for moving `version` to `to_stage` on this evidence, judged against the version's
+    own config snapshot (so evidence must be of the configuration the version was built from)."""
+    try:
+        results = gates_evaluate(
+            from_stage=version.stage,
+            to_stage=to_stage,
+            evidence=evidence,
+            thresholds=gate_thresholds(version.strategy),
+            stages_entered=stages_entered(version),
+            config_sha=config_sha256(version.config or {}),
+        )
+    except TransitionNotAllowed as exc:
+        raise LifecycleError(str(exc)) from None
+    return [r.to_dict() for r in results]
