@@ -181,9 +181,9 @@ def version_record(request: HttpRequest, name: str) -> HttpResponse:
 
 def request_promotion(request: HttpRequest, name: str, version: int) -> HttpResponse:
     strategy = _strategy_for(request, name)
-    mv = get_object_or_404(ModelVersion, strategy=strategy, version=version)
     if not permissions.can_request_promotion(request.user, strategy):
         raise PermissionDenied(f"you may not request promotions of {name}")
+    mv = get_object_or_404(ModelVersion, strategy=strategy, version=version)
     runs = evidence_candidates(model_version=mv)
     form = PromotionRequestForm(request.POST or None, targets=allowed_targets(mv.stage), runs=runs)
     gate_results = None

@@ -50,6 +50,11 @@ def writes(setup) -> dict[str, tuple[str, dict]]:
             reverse("strategies:request_promotion", args=["quinn-ma", 1]),
             {"to_stage": "retired", "reason": "x"},
         ),
+        # A version that does not exist: still a 403 for who may not ask, not a 404.
+        "promote_missing": (
+            reverse("strategies:request_promotion", args=["quinn-ma", 99]),
+            {"to_stage": "retired", "reason": "x"},
+        ),
         "cancel": (reverse("strategies:cancel", args=[req.pk]), {"reason": "not mine"}),
         "decide": (reverse("strategies:decide", args=[req.pk]), {"decision": "approve", "reason": "ok"}),
         "record_version": (reverse("strategies:version_record", args=["quinn-ma"]), {}),
@@ -63,6 +68,7 @@ REFUSED = {
     "share": ["victor", "alice", "rita", "bob", "quincy"],
     "rollback": ["victor", "alice", "rita", "bob", "quincy"],
     "promote": ["victor", "alice", "rita", "bob", "quincy"],
+    "promote_missing": ["victor", "alice", "rita", "bob", "quincy"],
     "cancel": ["victor", "alice", "rita", "bob", "quincy", "ada"],
     "decide": ["victor", "alice", "rita", "quinn", "quincy"],
     "record_version": ["victor", "alice", "rita", "bob", "quincy"],
