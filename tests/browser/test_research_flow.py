@@ -33,11 +33,8 @@ def research_worker():
 
 
 def _wait_for_text(page, selector: str, text: str, timeout_s: float = 180) -> None:
-    page.wait_for_function(
-        "([sel, text]) => { const el = document.querySelector(sel); return el && el.innerText.includes(text); }",
-        arg=[selector, text],
-        timeout=timeout_s * 1000,
-    )
+    # A locator, not wait_for_function: the page's CSP forbids the eval Playwright would use.
+    page.locator(selector, has_text=text).first.wait_for(timeout=timeout_s * 1000)
 
 
 def test_quant_trains_backtests_requests_promotion_and_approver_approves(
