@@ -81,7 +81,9 @@ PRODUCTION_ENV = {
 
 
 def test_check_deploy_is_clean_with_a_production_environment():
-    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DEMO_MODE")}
+    # Not inherited from the test process: the browser fixtures set DJANGO_ALLOW_ASYNC_UNSAFE.
+    dev_only = ("DEBUG", "DEMO_MODE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in dev_only}
     env.update(PRODUCTION_ENV, DJANGO_SETTINGS_MODULE="tradingsite.settings.production")
     out = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
