@@ -31,9 +31,10 @@ migrate: $(VENV)/.runtime
 fixtures: migrate
 	$(PY) manage.py load_demo_data
 
-demo: fixtures
-	$(PY) manage.py create_demo_users
-	$(PY) manage.py rundesk --port $(PORT)
+# One process: migrate (only if a migration is unapplied), fixtures (skipped by sha256), demo users
+# (when missing), then serve. A second run is one interpreter start.
+demo: $(VENV)/.runtime
+	$(PY) manage.py rundesk --demo --port $(PORT)
 
 up: $(VENV)/.runtime
 	@test -n "$$DATABASE_URL" || { echo "make up needs DATABASE_URL (postgres://...)"; exit 2; }

@@ -57,8 +57,8 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._data import DAILY_PARQUET, load_daily_sp500  # noqa: E402
 from workers.engine.backtest import BacktestConfig, run_backtest  # noqa: E402
-from workers.engine.datasets import DAILY_PARQUET, load_daily_sp500  # noqa: E402
 from workers.engine.features import FEATURES, KINDS, compute_features, feature_names  # noqa: E402
 from workers.engine.labels import downside_event, forward_excess_return, label_horizon_bars  # noqa: E402
 from workers.engine.metrics import backtest_metrics  # noqa: E402

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers.engine.datasets import DAILY_PARQUET, load_daily_sp500  # noqa: E402
+from bench._data import DAILY_PARQUET, load_daily_sp500  # noqa: E402
 from workers.engine.features import (  # noqa: E402
     compute_features,
     compute_features_last,

@@ -1,11 +1,15 @@
 """Bar import throughput on the real 2.4M-row S&P 500 daily parquet (../shared/data), validation
-included, into a fresh PostgreSQL database and a fresh SQLite file.
+included, into a fresh PostgreSQL database and a fresh SQLite file, and into a PostgreSQL database
+that already holds the demo data (an overlapping import, as every incremental update is).
 
-Each target gets a throwaway database (PostgreSQL `hourglass_bench` on 127.0.0.1, SQLite
+Each target gets a throwaway database (PostgreSQL `hg_marketdata_bench` on 127.0.0.1, SQLite
 var/bench_import_bars.sqlite3), migrated by `manage.py migrate` with DATABASE_URL pointing at it;
 then a child process times `bars_import(..., skip_invalid=True)` (the file has 5,402 rows with a
 blank symbol) from reading the file to the committed transaction, and a second import of the
-same file (0 new rows, all counted as already stored). The databases are dropped afterwards.
+same file (0 new rows, all counted as already stored). The overlapping import recreates the
+PostgreSQL database, runs `manage.py load_demo_data` (66k bars, among them the same Pooksoft bars
+and Kaggle bars that conflict with the file's), then times one import of the full file: its
+conflicting rows are skipped and reported. The databases are dropped afterwards.
 Each import's phase breakdown (read, validate, write_*, commit; wall seconds) is printed and
 included in the JSON, with the 1/5/15-minute load average at the end (the machine is shared).
 
@@ -13,7 +17,8 @@ included in the JSON, with the 1/5/15-minute load average at the end (the machin
 
 --sqlite-rows N times SQLite on the first N rows only (written to var/ as a parquet prefix), for
 machines where the full SQLite run is too slow; the JSON then says so in "sqlite_rows_measured".
-Last line: one JSON object {"rows", "postgres_rows_per_s", "sqlite_rows_per_s", ...}.
+Last line: one JSON object {"rows", "postgres_rows_per_s", "postgres_overlap_rows_per_s",
+"sqlite_rows_per_s", ...}.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PARQUET = ROOT.parent / "shared" / "data" / "daily" / "pooksoft_sp500_daily_adjusted_1999_2021.parquet"
+# ../shared/data beside the checkout, or wherever SHARED_DATA points (a git worktree lives elsewhere).
+SHARED_DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
+PARQUET = SHARED_DATA / "daily" / "pooksoft_sp500_daily_adjusted_1999_2021.parquet"
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
-PG_DB = "hourglass_bench"
+PG_DB = "hg_marketdata_bench"
 SQLITE_FILE = ROOT / "var" / "bench_import_bars.sqlite3"
 
 
@@ -50,19 +57,25 @@ def django_env(url: str) -> dict[str, str]:
     return env
 
 
-def migrate(url: str) -> None:
+def manage(url: str, *args: str) -> None:
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=django_env(url),
         check=True,
+        stdout=subprocess.DEVNULL,
     )
 
 
-def child_import(url: str, path: Path) -> list[dict]:
-    """Run the timed imports in a fresh process configured for `url`; relay its progress lines."""
+def migrate(url: str) -> None:
+    manage(url, "migrate", "--noinput", "-v", "0")
+
+
+def child_import(url: str, path: Path, labels: str = "fresh,again") -> list[dict]:
+    """Run the timed imports (one per label) in a fresh process configured for `url`; relay its
+    progress lines."""
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(path)],
+        [sys.executable, __file__, "--child", str(path), "--labels", labels],
         cwd=ROOT,
         env=django_env(url),
         stdout=subprocess.PIPE,
@@ -80,8 +93,9 @@ def child_import(url: str, path: Path) -> list[dict]:
     return results
 
 
-def child(path: str) -> None:
-    """In the child: import twice (fresh, then the same file again), printing one RESULT line each."""
+def child(path: str, labels: list[str]) -> None:
+    """In the child: import once per label (e.g. fresh, then the same file again), printing one
+    RESULT line each."""
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -104,7 +118,7 @@ def child(path: str) -> None:
             cur.execute("SELECT pg_backend_pid()")
             backend_pid = cur.fetchone()[0]
 
-    for label in ("fresh", "again"):
+    for label in labels:
         timings: dict[str, float] = {}
         server_cpu0, client_cpu0 = backend_cpu_seconds(backend_pid), time.process_time()
         t0 = time.perf_counter()
@@ -164,6 +178,7 @@ def prefix_file(rows: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--child", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--labels", default="fresh,again", help=argparse.SUPPRESS)
     parser.add_argument(
         "--sqlite-rows", type=int, default=0, help="time SQLite on this many leading rows only"
     )
@@ -173,7 +188,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.child:
-        child(args.child)
+        child(args.child, args.labels.split(","))
         return
     if not PARQUET.exists():
         sys.exit(f"missing {PARQUET}: the shared data folder is required for this benchmark")
@@ -187,11 +202,20 @@ def main() -> None:
     try:
         migrate(pg_url)
         fresh, again = child_import(pg_url, PARQUET)
+        log(f"PostgreSQL overlap: database {PG_DB} recreated with the demo data, then the full file")
+        pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        pg_admin(f"CREATE DATABASE {PG_DB}")
+        migrate(pg_url)
+        manage(pg_url, "load_demo_data")
+        (overlap,) = child_import(pg_url, PARQUET, labels="overlap")
     finally:
         if not args.keep:
             pg_admin(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
     rows = fresh["rows_read"]
-    log(f"PostgreSQL: {rows:,} rows in {fresh['seconds']:.1f} s; re-import {again['seconds']:.1f} s")
+    log(
+        f"PostgreSQL: {rows:,} rows in {fresh['seconds']:.1f} s; re-import {again['seconds']:.1f} s; "
+        f"after the demo data {overlap['seconds']:.1f} s"
+    )
     figures.update(
         rows=rows,
         rows_inserted=fresh["rows_inserted"],
@@ -204,6 +228,12 @@ def main() -> None:
         postgres_server_cpu_s=fresh.get("server_cpu_s"),
         postgres_client_cpu_s=fresh["client_cpu_s"],
         postgres_reimport_phases_s=again["phases"],
+        postgres_overlap_rows_per_s=round(rows / overlap["seconds"]),
+        postgres_overlap_seconds=round(overlap["seconds"], 2),
+        postgres_overlap_rows_inserted=overlap["rows_inserted"],
+        postgres_overlap_rows_existing=overlap["rows_existing"],
+        postgres_overlap_rows_rejected=overlap["rows_rejected"],
+        postgres_overlap_phases_s=overlap["phases"],
         load_average=os.getloadavg(),
     )
     if args.postgres_only:

@@ -53,8 +53,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._data import DAILY_PARQUET, load_daily_sp500  # noqa: E402
 from workers.engine.allocation import AllocationContext  # noqa: E402
-from workers.engine.datasets import DAILY_PARQUET, load_daily_sp500  # noqa: E402
 from workers.engine.optimizer import OptimizerAllocator, OptimizerConfig  # noqa: E402
 from workers.engine.optimizer.bounds import compute_bounds, sector_sums  # noqa: E402
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"  # <worktree>/var (gitignored)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

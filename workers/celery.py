@@ -20,7 +20,9 @@ def _configure_queues(sender: Celery, **_: object) -> None:
 
     sender.conf.task_queues = [Queue(name) for name in settings.CELERY_TASK_QUEUES_NAMES]
     # Routing by task module: research jobs never share a queue with the live cycle.
+    # The research reaper is housekeeping: it must run even when every research slot is busy.
     sender.conf.task_routes = {
+        "apps.research.tasks.research_jobs_reap": {"queue": "default"},
         "apps.research.tasks.*": {"queue": "research"},
         "apps.live.tasks.*": {"queue": "live"},
     }

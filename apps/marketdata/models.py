@@ -1,14 +1,16 @@
 from django.conf import settings
 from django.db import models
 
+from workers.engine.market import Frequency as BarFrequency
 
-class Frequency(models.TextChoices):
-    HOUR = "1h", "hourly"
-    DAY = "1d", "daily"
+from .symbols import SYMBOL_MAX_LEN
+
+# The engine's bar frequencies as model choices (one definition: workers.engine.market.Frequency).
+Frequency = models.TextChoices("Frequency", [(f.name, (f.value, f.label)) for f in BarFrequency])
 
 
 class Instrument(models.Model):
-    symbol = models.CharField(max_length=16, unique=True)
+    symbol = models.CharField(max_length=SYMBOL_MAX_LEN, unique=True)
     name = models.CharField(max_length=200, blank=True)
     sector = models.CharField("GICS sector", max_length=64, blank=True, db_index=True)
     sub_industry = models.CharField("GICS sub-industry", max_length=128, blank=True)

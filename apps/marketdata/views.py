@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from .forms import DataQueryForm
 from .models import ImportRun
 from .selectors import import_runs_recent, instrument_coverage, instrument_sectors, instruments_with_coverage
 
@@ -14,11 +15,21 @@ PAGE_SIZE = 50
 @require_GET
 @permission_required("marketdata.view_bar", raise_exception=True)
 def data_page(request):
-    search = request.GET.get("q", "").strip()
-    sector = request.GET.get("sector", "").strip()
-    page = Paginator(instruments_with_coverage(search=search, sector=sector), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    """Instruments with their bar coverage (filtered by ?q= and ?sector=, paginated by ?page=) and
+    the import history. A bad or unknown parameter is shown with a 400 above the unfiltered list."""
+    sectors = instrument_sectors()
+    form = DataQueryForm(request.GET, sectors=sectors)
+    valid = form.is_valid()
+    search, sector, number = (
+        (form.cleaned_data["q"], form.cleaned_data["sector"], form.cleaned_data["page"] or 1)
+        if valid
+        else ("", "", 1)
     )
+    paginator = Paginator(instruments_with_coverage(search=search, sector=sector), PAGE_SIZE)
+    if number > paginator.num_pages:
+        form.add_error("page", f"there is no page {number}: the list has {paginator.num_pages} page(s)")
+        number = 1
+    page = paginator.page(number)
     coverage: dict[int, list[dict]] = {}
     for row in instrument_coverage(instrument_ids=[i.pk for i in page.object_list]):
         coverage.setdefault(row["instrument_id"], []).append(row)
@@ -31,9 +42,11 @@ def data_page(request):
             "rows": rows,
             "search": search,
             "sector": sector,
-            "sectors": instrument_sectors(),
+            "sectors": sectors,
             "runs": import_runs_recent(limit=25),
+            "form": form,
         },
+        status=200 if form.is_valid() else 400,
     )
 
 

@@ -2,14 +2,17 @@
 
 Every job row keeps what is needed to reproduce it (full config snapshot, data hash, seed, code
 version) next to its results, so a number on a page can always be traced back and re-run. Status
-changes go through `apps.research.services.status.run_transition`, which checks the one table
-below and appends a RunEvent.
+changes go through `apps.research.services.jobs.job_transition`, which applies the one table below
+with `apps.core.statemachine.StateMachine` and appends a RunEvent.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+from apps.core.statemachine import AppendOnlyModel, StateMachine
+from workers.engine.objectives import OBJECTIVES
 
 
 class Status(models.TextChoices):
@@ -20,16 +23,25 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", "cancelled"
 
 
-# The one transition table for every research job (runs and searches): from -> allowed targets.
-# Terminal states have no way out; a re-run is a new row with the same config.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    Status.QUEUED: (Status.RUNNING, Status.CANCELLED, Status.FAILED),
-    Status.RUNNING: (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED),
-    Status.SUCCEEDED: (),
-    Status.FAILED: (),
-    Status.CANCELLED: (),
-}
-TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+
+# The one transition table for every research job (runs and searches): (state, event) -> state.
+# Terminal states have no way out; a re-run is a new row with the same config. `requeue` and
+# `reap` are the answers to a lost worker (a running run whose lease expired): run it again, or,
+# after too many lost workers, give up with the reason.
+JOB_MACHINE = StateMachine(
+    name="research job",
+    table={
+        (Status.QUEUED, "start"): Status.RUNNING,
+        (Status.QUEUED, "cancel"): Status.CANCELLED,
+        (Status.RUNNING, "succeed"): Status.SUCCEEDED,
+        (Status.RUNNING, "fail"): Status.FAILED,
+        (Status.RUNNING, "cancel"): Status.CANCELLED,
+        (Status.RUNNING, "requeue"): Status.QUEUED,
+        (Status.RUNNING, "reap"): Status.FAILED,
+    },
+    terminal=TERMINAL,
+)
 
 
 class Job(models.Model):
@@ -67,16 +79,27 @@ class Job(models.Model):
         return None
 
 
+class Run(Job):
+    """A job one worker executes (backtest, training), under a lease: who holds it (one token per
+    claim) and until when. The holder renews it while it works; a run whose lease expired lost its
+    worker (see services.jobs). A search only coordinates its runs and holds no lease."""
+
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # claims so far (1 unless a worker was lost)
+
+    class Meta(Job.Meta):
+        abstract = True
+
+
 class ParameterSearch(Job):
     class Method(models.TextChoices):
         GRID = "grid", "grid"
         RANDOM = "random", "random"
         EVOLUTIONARY = "evolutionary", "evolutionary (genetic)"
 
-    class Objective(models.TextChoices):
-        SHARPE = "sharpe", "Sharpe"
-        CALMAR = "calmar", "Calmar"
-        BALANCED = "balanced", "balanced"
+    # The search objectives' one table is the engine's (workers.engine.objectives.OBJECTIVES).
+    Objective = models.TextChoices("Objective", [(k.upper(), (k, label)) for k, label in OBJECTIVES.items()])
 
     method = models.CharField(max_length=12, choices=Method.choices)
     objective = models.CharField(max_length=8, choices=Objective.choices, default=Objective.SHARPE)
@@ -97,8 +120,13 @@ class ParameterSearch(Job):
     def __str__(self) -> str:
         return f"search #{self.pk} {self.method} ({self.status})"
 
+    @property
+    def n_failed(self) -> int:
+        """Candidates of the ranked table that did not succeed (failed, cancelled or lost)."""
+        return sum(1 for row in self.results if row.get("status") != Status.SUCCEEDED)
 
-class BacktestRun(Job):
+
+class BacktestRun(Run):
     model_version = models.ForeignKey(
         "strategies.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -118,7 +146,7 @@ class BacktestRun(Job):
         return f"backtest #{self.pk} ({self.status})"
 
 
-class TrainingRun(Job):
+class TrainingRun(Run):
     # The version this run produced (stage research), set when it succeeds.
     model_version = models.ForeignKey(
         "strategies.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -131,8 +159,9 @@ class TrainingRun(Job):
         return f"training #{self.pk} ({self.status})"
 
 
-class RunEvent(models.Model):
-    """One status change of one job: who (null = the system / a worker), when, why."""
+class RunEvent(AppendOnlyModel):
+    """One status change of one job: the event, who (null = the system / a worker), when, why.
+    Append-only: the trail is evidence."""
 
     backtest = models.ForeignKey(
         BacktestRun, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
@@ -143,6 +172,7 @@ class RunEvent(models.Model):
     search = models.ForeignKey(
         ParameterSearch, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
+    event = models.CharField(max_length=16, blank=True)  # a JOB_MACHINE event; "" for the submission
     from_status = models.CharField(max_length=10, blank=True)
     to_status = models.CharField(max_length=10)
     actor = models.ForeignKey(

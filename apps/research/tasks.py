@@ -1,10 +1,13 @@
 """Research tasks: thin wrappers that take an id and call the service. Routed to the `research`
-queue by workers/celery.py (apps.research.tasks.*). Idempotency lives in the services (a run is
-claimed with a conditional queued -> running update), so acks_late re-deliveries are harmless."""
+queue by workers/celery.py (apps.research.tasks.*), except the reaper, which beat runs on `default`
+so that a queue full of long backtests cannot delay it. Idempotency lives in the services (a run
+is claimed with a conditional queued -> running update and a lease), so acks_late re-deliveries
+are harmless. The services enqueue these by name (services.jobs.TASKS)."""
 
 from celery import shared_task
 from django.conf import settings
 
+from .services.jobs import jobs_reap
 from .services.runs import backtest_execute, training_execute
 from .services.search import search_advance
 
@@ -27,3 +30,9 @@ def training_run(run_id: int) -> str:
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=900)
 def search_rank(search_id: int, generation: int) -> str:
     return search_advance(search_id=search_id, generation=generation)
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def research_jobs_reap() -> int:
+    """Beat: re-queue, fail or cancel the runs whose worker was lost (lease expired)."""
+    return jobs_reap()

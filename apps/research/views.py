@@ -3,23 +3,31 @@ Viewing a run needs view access to its strategy; launching or cancelling needs c
 
 from __future__ import annotations
 
+import csv
 import json
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.http import redirect_next
 from apps.strategies import permissions
 from apps.strategies.config import ConfigValidationError
 from apps.strategies.models import Strategy
+from apps.strategies.services import StrategyError
+from apps.strategies.starters import search_space
 
 from . import charts, selectors
+from .forms import ApplyBestForm, JobForm, SearchForm
 from .models import BacktestRun, ParameterSearch, TrainingRun
+from .services import results
+from .services.apply import ApplyError, search_best_apply, search_best_proposal
 from .services.candidates import ParamSpaceError
 from .services.runs import backtest_submit, job_cancel, training_submit
 from .services.search import search_cancel, search_submit
+from .summaries import search_sensitivity
 
 KINDS = {"backtests": BacktestRun, "training": TrainingRun, "searches": ParameterSearch}
 DETAIL = {
@@ -42,8 +50,8 @@ def _editable_strategy(request: HttpRequest, strategy_id: int) -> Strategy:
     return strategy
 
 
-def _back(request: HttpRequest, strategy: Strategy):
-    return redirect(request.POST.get("next") or "research:index")
+def _back(request: HttpRequest):
+    return redirect_next(request, "research:index")
 
 
 @require_GET
@@ -51,72 +59,88 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "research/index.html", selectors.recent_jobs(user=request.user))
 
 
+def _submit(request: HttpRequest, strategy: Strategy, submit, what: str, detail: str) -> HttpResponse:
+    """Start a backtest or a training from the strategy page; a refusal goes back with why."""
+    form = JobForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+        messages.error(request, f"{what} not started: {errors}")
+        return _back(request)
+    try:
+        run = submit(strategy=strategy, actor=request.user, reason=form.cleaned_data["reason"])
+    except (ConfigValidationError, ValueError) as exc:
+        messages.error(request, f"{what} not started: {exc}")
+        return _back(request)
+    return redirect(detail, pk=run.pk)
+
+
 @require_POST
 def backtest_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
     strategy = _editable_strategy(request, strategy_id)
-    try:
-        run = backtest_submit(strategy=strategy, actor=request.user, reason=request.POST.get("reason", ""))
-    except (ConfigValidationError, ValueError) as exc:
-        messages.error(request, f"backtest not started: {exc}")
-        return _back(request, strategy)
-    return redirect("research:backtest_detail", pk=run.pk)
+    return _submit(request, strategy, backtest_submit, "Backtest", "research:backtest_detail")
 
 
 @require_POST
 def training_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
     strategy = _editable_strategy(request, strategy_id)
-    try:
-        run = training_submit(strategy=strategy, actor=request.user, reason=request.POST.get("reason", ""))
-    except (ConfigValidationError, ValueError) as exc:
-        messages.error(request, f"training not started: {exc}")
-        return _back(request, strategy)
-    return redirect("research:training_detail", pk=run.pk)
+    return _submit(request, strategy, training_submit, "Training", "research:training_detail")
 
 
-@require_POST
+def search_form_for(strategy: Strategy, data=None) -> SearchForm:
+    """The search form of a strategy: its kind's first parameter space unless the user typed one."""
+    return SearchForm(data, initial={"param_space": search_space(strategy.kind, strategy.frequency)})
+
+
+@require_http_methods(["GET", "POST"])
 def search_create(request: HttpRequest, strategy_id: int) -> HttpResponse:
+    """GET: the search form. POST: start the search, or show the form again with what was typed
+    and each error next to its field."""
     strategy = _editable_strategy(request, strategy_id)
-    try:
-        space = json.loads(request.POST.get("param_space") or "{}")
-        settings = {}
-        for key in ("n_samples", "population", "generations"):
-            if request.POST.get(key):
-                settings[key] = int(request.POST[key])
-        for key in ("mutation", "crossover", "holdout_fraction"):
-            if request.POST.get(key):
-                settings[key] = float(request.POST[key])
-        search = search_submit(
-            strategy=strategy,
-            actor=request.user,
-            method=request.POST.get("method", "grid"),
-            param_space=space,
-            objective=request.POST.get("objective", "sharpe"),
-            settings=settings,
-        )
-    except json.JSONDecodeError as exc:
-        messages.error(request, f"search not started: the param space is not valid JSON ({exc})")
-        return _back(request, strategy)
-    except (ParamSpaceError, ConfigValidationError, ValueError) as exc:
-        messages.error(request, f"search not started: {exc}")
-        return _back(request, strategy)
-    return redirect("research:search_detail", pk=search.pk)
+    if request.method == "GET":
+        form = search_form_for(strategy)
+        return render(request, "research/search_form.html", {"form": form, "strategy": strategy})
+    form = search_form_for(strategy, request.POST)
+    if form.is_valid():
+        try:
+            search = search_submit(
+                strategy=strategy,
+                actor=request.user,
+                method=form.cleaned_data["method"],
+                param_space=form.cleaned_data["param_space"],
+                objective=form.cleaned_data["objective"],
+                settings=form.search_settings(),
+            )
+        except (ParamSpaceError, ConfigValidationError, ValueError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("research:search_detail", pk=search.pk)
+    return render(request, "research/search_form.html", {"form": form, "strategy": strategy}, status=400)
 
 
 def _backtest_charts(run: BacktestRun) -> dict:
     s = run.series or {}
     if not s.get("equity"):
         return {}
+    benchmark = f"{run.metrics.get('benchmark_symbol', 'SPY')} (benchmark)"
     dd = [-(v or 0.0) for v in s.get("drawdown", [])]
     out = {
         "equity": charts.line_chart(
             s["index"],
-            {"strategy": s["equity"], "SPY (benchmark)": s.get("benchmark", [])},
+            {"strategy": s["equity"], benchmark: s.get("benchmark", [])},
             title="Equity vs benchmark",
+            fmt="money",
+            unit="equity, USD",
         ),
-        "drawdown": charts.area_chart(s["index"], dd, title="Drawdown"),
+        "drawdown": charts.area_chart(
+            s["index"], dd, title="Drawdown", unit="% below the running peak", width=charts.HALF_W
+        ),
         "monthly": charts.heatmap(s.get("monthly", {}), title="Monthly returns (%)"),
         "sectors": charts.stacked_area_chart(
-            s.get("sector_index", []), s.get("sector_weights", {}), title="Weights by sector"
+            s.get("sector_index", []),
+            s.get("sector_weights", {}),
+            title="Weights by sector",
+            unit="% of equity",
+            width=charts.HALF_W,
         ),
         "costs": charts.bar_chart(
             [(k, v) for k, v in (s.get("costs") or {}).items() if k != "cost"], title="Cost breakdown"
@@ -124,7 +148,11 @@ def _backtest_charts(run: BacktestRun) -> dict:
     }
     if s.get("ic"):
         out["ic"] = charts.line_chart(
-            s["ic"]["index"], {"rank IC (20-bar mean)": s["ic"]["rank_ic_rolling20"]}, title="Rank IC"
+            s["ic"]["index"],
+            {"rank IC (20-bar mean)": s["ic"]["rank_ic_rolling20"]},
+            title="Rank IC",
+            unit="Spearman rank correlation",
+            width=charts.HALF_W,
         )
     return out
 
@@ -145,9 +173,25 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": permissions.can_edit(request.user, run.strategy),
             "events": run.events.select_related("actor"),
             "metrics_rows": _metric_rows(run.metrics),
+            "benchmark_missing": run.metrics.get("benchmark_bars") == 0,
             "config_json": json.dumps(run.config, indent=2, sort_keys=True),
         },
     )
+
+
+@require_GET
+def backtest_export(request: HttpRequest, pk: int, what: str) -> HttpResponse:
+    """One result table of a backtest as CSV (equity, fills or sector weights)."""
+    if what not in results.EXPORTS:
+        raise Http404(f"no export {what!r}")
+    run = _viewable(request, get_object_or_404(BacktestRun.objects.select_related("strategy"), pk=pk))
+    header, rows = results.export_table(run.series, what)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="backtest-{run.pk}-{what}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
 
 
 @require_GET
@@ -171,7 +215,8 @@ def training_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
     search = _viewable(request, get_object_or_404(ParameterSearch.objects.select_related("strategy"), pk=pk))
-    children = search.runs.defer("series").order_by("rank", "pk")
+    children = list(search.runs.defer("series").order_by("rank", "pk"))
+    param_names = list(search.param_space)
     return render(
         request,
         "research/search_detail.html",
@@ -180,10 +225,50 @@ def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "run": search,
             "kind": "searches",
             "children": children,
-            "param_names": list(search.param_space),
+            "param_names": param_names,
+            "sensitivity": search_sensitivity(children, param_names) if search.status == "succeeded" else {},
             "can_edit": permissions.can_edit(request.user, search.strategy),
+            "can_apply": permissions.can_create(request.user),
             "events": search.events.select_related("actor"),
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def search_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    """The best candidate of a search as a new strategy: GET shows the proposal and its diff,
+    POST (with the explicit confirmation) creates the draft."""
+    search = _viewable(request, get_object_or_404(ParameterSearch.objects.select_related("strategy"), pk=pk))
+    try:
+        proposal = search_best_proposal(search=search, actor=request.user)
+    except ApplyError as exc:
+        messages.error(request, f"Nothing to apply: {exc}")
+        return redirect("research:search_detail", pk=search.pk)
+    initial = {"name": proposal.default_name, "reviewed_sha": proposal.config_sha}
+    form = ApplyBestForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            draft = search_best_apply(
+                search=search,
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                reviewed_sha=form.cleaned_data["reviewed_sha"],
+            )
+        except StrategyError as exc:
+            form.add_error("name", str(exc))
+        except (ApplyError, ConfigValidationError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Draft strategy {draft.name} created from search #{search.pk}; {search.strategy.name} is unchanged.",
+            )
+            return redirect("strategies:detail", name=draft.name)
+    return render(
+        request,
+        "research/search_apply.html",
+        {"search": search, "proposal": proposal, "form": form},
+        status=400 if form.is_bound and form.errors else 200,
     )
 
 
@@ -213,51 +298,39 @@ def job_cancel_view(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     return redirect(DETAIL[kind], pk=pk)
 
 
+# The metrics tables' rows, in order; values are formatted by the `metric` template filter.
 METRIC_LABELS = [
-    ("total_return", "Total return", "pct"),
-    ("cagr", "CAGR", "pct"),
-    ("annual_volatility", "Volatility", "pct"),
-    ("sharpe", "Sharpe", "num"),
-    ("sortino", "Sortino", "num"),
-    ("calmar", "Calmar", "num"),
-    ("max_drawdown", "Max drawdown", "pct"),
-    ("max_drawdown_duration_bars", "Max DD duration (bars)", "int"),
-    ("hit_rate", "Hit rate", "pct"),
-    ("turnover_annual", "Turnover / year", "num"),
-    ("average_exposure", "Average exposure", "pct"),
-    ("cost_drag_bps_per_year", "Cost drag (bps/yr)", "num"),
-    ("benchmark_total_return", "Benchmark return", "pct"),
-    ("information_ratio", "Information ratio", "num"),
-    ("tracking_error", "Tracking error", "pct"),
-    ("n_trades", "Trades", "int"),
-    ("total_cost", "Total cost", "money"),
-    ("final_equity", "Final equity", "money"),
-    ("oos", "Out of sample", "bool"),
-    ("signal_rank_ic", "Mean rank IC", "num"),
-    ("signal_rank_icir", "Rank ICIR", "num"),
+    ("total_return", "Total return"),
+    ("cagr", "CAGR"),
+    ("annual_volatility", "Volatility"),
+    ("sharpe", "Sharpe"),
+    ("sortino", "Sortino"),
+    ("calmar", "Calmar"),
+    ("max_drawdown", "Max drawdown"),
+    ("max_drawdown_duration_bars", "Max DD duration (bars)"),
+    ("hit_rate", "Hit rate"),
+    ("turnover_annual", "Turnover / year"),
+    ("average_exposure", "Average exposure"),
+    ("cost_drag_bps_per_year", "Cost drag (bps/yr)"),
+    ("benchmark_total_return", "Benchmark return"),
+    ("information_ratio", "Information ratio"),
+    ("tracking_error", "Tracking error"),
+    ("n_trades", "Trades"),
+    ("total_cost", "Total cost ($)"),
+    ("final_equity", "Final equity ($)"),
+    ("oos", "Out of sample"),
+    ("signal_rank_ic", "Mean rank IC"),
+    ("signal_rank_icir", "Rank ICIR"),
 ]
 
 
-def _fmt(value, how: str) -> str:
-    if value is None:
-        return "—"
-    if how == "pct":
-        return f"{value * 100:.2f}%"
-    if how == "int":
-        return f"{int(value):,}"
-    if how == "money":
-        return f"{value:,.2f}"
-    if how == "bool":
-        return "yes" if value else "no"
-    return f"{value:.3f}"
-
-
-def _metric_rows(*metrics: dict) -> list[tuple[str, list[str]]]:
-    rows = []
-    for key, label, how in METRIC_LABELS:
-        if any(key in (m or {}) for m in metrics):
-            rows.append((label, [_fmt((m or {}).get(key), how) for m in metrics]))
-    return rows
+def _metric_rows(*metrics: dict) -> list[tuple[str, str, list]]:
+    """(label, metric key, raw values per run) for every metric any of the runs has."""
+    return [
+        (label, key, [(m or {}).get(key) for m in metrics])
+        for key, label in METRIC_LABELS
+        if any(key in (m or {}) for m in metrics)
+    ]
 
 
 @require_GET
@@ -274,23 +347,33 @@ def compare(request: HttpRequest) -> HttpResponse:
         _viewable(request, get_object_or_404(BacktestRun.objects.select_related("strategy"), pk=int(i)))
         for i in ids
     ]
-    series = {}
-    labels: list[str] = []
+    # Each run rebased to 1 at its start (runs with different cash compare) and placed on the
+    # union of the runs' bar stamps, so runs of other windows or frequencies line up in time.
+    curves = {}
     for run in runs:
         s = run.series or {}
         if s.get("equity"):
             start = s["equity"][0] or 1.0
-            # Rebased to 1 at each run's start so runs with different cash compare.
-            series[f"#{run.pk} {run.strategy.name}"] = [
-                v / start if v is not None else None for v in s["equity"]
-            ]
-            labels = s["index"] if len(s["index"]) > len(labels) else labels
+            curves[f"#{run.pk} {run.strategy.name}"] = {
+                ts: (v / start if v is not None else None)
+                for ts, v in zip(s["index"], s["equity"], strict=False)
+            }
+    labels = sorted({ts for curve in curves.values() for ts in curve})
+    series = {name: [curve.get(ts) for ts in labels] for name, curve in curves.items()}
     return render(
         request,
         "research/compare.html",
         {
             "runs": runs,
             "rows": _metric_rows(*(r.metrics for r in runs)),
-            "chart": charts.line_chart(labels, series, title="Equity (rebased to 1)") if series else None,
+            "chart": charts.line_chart(
+                labels,
+                series,
+                title="Equity (rebased to 1)",
+                unit="equity / starting equity",
+                connect_gaps=True,
+            )
+            if series
+            else None,
         },
     )

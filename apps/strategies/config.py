@@ -12,13 +12,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from workers.engine.market import FREQUENCIES, Frequency
+
 from . import schema as s
 from .registry import STRATEGIES, strategy_spec
 from .schema import ConfigValidationError
 
 __all__ = ["ConfigValidationError", "StrategyConfig", "strategy_config_validate"]
-
-FREQUENCIES = ("1h", "1d")
 
 
 def _feature_catalogue() -> tuple[list[str], tuple[str, ...]] | None:
@@ -110,7 +110,7 @@ class GateSettings:
 class StrategyConfig:
     kind: str = s.choice(choices=tuple(STRATEGIES))
     universe: str = s.text(max_length=64)
-    frequency: str = s.choice("1h", choices=FREQUENCIES)
+    frequency: str = s.choice(Frequency.HOUR.value, choices=FREQUENCIES)
     research: ResearchWindow = s.section(ResearchWindow)
     features: str | tuple[str, ...] = s.custom(_parse_features, "all")
     # Kind-specific; replaced by the registry's params dataclass in strategy_config_validate.

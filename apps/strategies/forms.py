@@ -3,12 +3,13 @@ universe, frequency) override what the JSON says, so a quick edit need not touch
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 
+from apps.core.forms import LimitedJSONField
 from apps.universes.models import Universe
 
+from .configdiff import config_diff
+from .lifecycle import config_sha256
 from .models import Frequency
 from .registry import strategy_kinds
 
@@ -21,7 +22,7 @@ class StrategyForm(forms.Form):
     kind = forms.ChoiceField(choices=[])
     universe = forms.ChoiceField(choices=[])
     frequency = forms.ChoiceField(choices=Frequency.choices)
-    config = forms.CharField(
+    config = LimitedJSONField(
         widget=forms.Textarea(attrs={"rows": 18, "class": "mono", "spellcheck": "false"}),
         required=False,
         help_text="the full config as JSON; omitted settings take their defaults",
@@ -33,20 +34,6 @@ class StrategyForm(forms.Form):
         self.fields["universe"].choices = [(n, n) for n in Universe.objects.values_list("name", flat=True)]
         if editing:
             self.fields["name"].disabled = True
-
-    def clean_config(self) -> dict:
-        raw = (self.cleaned_data.get("config") or "").strip()
-        if not raw:
-            return {}
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            ) from None
-        if not isinstance(data, dict):
-            raise forms.ValidationError("must be a JSON object")
-        return data
 
     def merged_config(self) -> dict:
         data = dict(self.cleaned_data["config"])
@@ -65,6 +52,20 @@ class StrategyForm(forms.Form):
                     self.add_error("config", f"{path}: {message}" if path else message)
 
 
+def evidence_eligibility(run, version) -> str | None:
+    """Why a run cannot pass the candidate gate's config check for this version, or None when
+    it can: it must have finished and be a run of exactly the version's config."""
+    if run.status != "succeeded":
+        return f"not finished ({run.status})"
+    if not isinstance(run.config, dict) or config_sha256(run.config) != config_sha256(version.config or {}):
+        changes = config_diff(version.config or {}, run.config if isinstance(run.config, dict) else {})
+        paths = ", ".join(c.path for c in changes[:4]) + (" …" if len(changes) > 4 else "")
+        return (
+            f"a run of another config than v{version.version}'s ({len(changes)} setting(s) differ: {paths})"
+        )
+    return None
+
+
 class PromotionRequestForm(forms.Form):
     to_stage = forms.ChoiceField(choices=[], label="Move to")
     evidence = forms.MultipleChoiceField(
@@ -72,10 +73,13 @@ class PromotionRequestForm(forms.Form):
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
-    def __init__(self, *args, targets: list[str], runs: list, **kwargs):
+    def __init__(self, *args, targets: list[str], runs: list, version, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["to_stage"].choices = [(t, t) for t in targets]
-        self.fields["evidence"].choices = [(str(r.pk), _run_label(r)) for r in runs]
+        why = {r.pk: evidence_eligibility(r, version) for r in runs}
+        # Only runs that can pass the config check are offered; the others are listed with why.
+        self.fields["evidence"].choices = [(str(r.pk), _run_label(r)) for r in runs if why[r.pk] is None]
+        self.ineligible = [(r, why[r.pk]) for r in runs if why[r.pk] is not None]
 
     def refs(self) -> list[tuple[str, int]]:
         return [("backtest", int(pk)) for pk in self.cleaned_data["evidence"]]
@@ -83,10 +87,15 @@ class PromotionRequestForm(forms.Form):
 
 def _run_label(run) -> str:
     m = run.metrics or {}
-    parts = [f"#{run.pk} {run.status}"]
-    for key in ("sharpe", "max_drawdown", "n_trades", "oos"):
-        if key in m:
-            parts.append(f"{key}={m[key]:.3g}" if isinstance(m[key], float) else f"{key}={m[key]}")
+    parts = [f"#{run.pk}"]
+    if m.get("sharpe") is not None:
+        parts.append(f"Sharpe {m['sharpe']:.2f}")
+    if m.get("max_drawdown") is not None:
+        parts.append(f"max drawdown {m['max_drawdown'] * 100:.1f}%")
+    if m.get("n_trades") is not None:
+        parts.append(f"{m['n_trades']:,} trades")
+    if "oos" in m:
+        parts.append("out of sample" if m["oos"] else "in sample")
     return " · ".join(parts)
 
 

@@ -13,11 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from apps.core.statemachine import AppendOnlyError, AppendOnlyModel
-
-
-class Frequency(models.TextChoices):
-    HOURLY = "1h", "hourly"
-    DAILY = "1d", "daily"
+from apps.marketdata.models import Frequency
 
 
 class Stage(models.TextChoices):
@@ -47,7 +43,9 @@ class Strategy(models.Model):
         ordering = ["name"]
         verbose_name_plural = "strategies"
         constraints = [
-            models.CheckConstraint(condition=Q(frequency__in=["1h", "1d"]), name="strategy_frequency_valid"),
+            models.CheckConstraint(
+                condition=Q(frequency__in=Frequency.values), name="strategy_frequency_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,6 +14,9 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.views.decorators.http import require_POST
 
+from apps.research.selectors import strategy_jobs
+from apps.research.summaries import latest_version_figures, request_review
+
 from . import permissions, selectors
 from .config import ConfigValidationError
 from .forms import DecisionForm, PromotionRequestForm, StrategyForm
@@ -36,6 +39,7 @@ from .services import (
     strategy_update,
 )
 from .sharing import ShareForm
+from .starters import DEFAULT_STARTER, STARTERS, STARTERS_BY_KEY, starter_config
 
 # Part B (research) may ship buttons for the detail page; shown when the template exists.
 ACTIONS_TEMPLATE = "research/_strategy_actions.html"
@@ -58,14 +62,20 @@ def _actions_template() -> str | None:
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    strategies = selectors.strategies_visible(request.user).annotate(
-        n_versions=Count("versions", distinct=True),
-        n_live=Count("versions", filter=Q(versions__stage=Stage.LIVE), distinct=True),
+    strategies = list(
+        selectors.strategies_visible(request.user).annotate(
+            n_versions=Count("versions", distinct=True),
+            n_live=Count("versions", filter=Q(versions__stage=Stage.LIVE), distinct=True),
+        )
     )
+    figures = latest_version_figures(s.pk for s in strategies)
     return render(
         request,
         "strategies/index.html",
-        {"strategies": strategies, "can_create": permissions.can_create(request.user)},
+        {
+            "rows": [(s, figures.get(s.pk)) for s in strategies],
+            "can_create": permissions.can_create(request.user),
+        },
     )
 
 
@@ -93,14 +103,32 @@ def _save_form(request: HttpRequest, form: StrategyForm, strategy: Strategy | No
     return None
 
 
+def _starter_initial(key: str) -> dict:
+    config = starter_config(key)
+    return {
+        "kind": config.pop("kind"),
+        "universe": config.pop("universe"),
+        "frequency": config.pop("frequency"),
+        "config": config,
+    }
+
+
 def create(request: HttpRequest) -> HttpResponse:
     if not permissions.can_create(request.user):
         raise PermissionDenied("you may not create strategies")
-    form = StrategyForm(request.POST or None)
+    starter = request.GET.get("starter", DEFAULT_STARTER)
+    if starter not in STARTERS_BY_KEY:
+        messages.error(request, f"There is no starter config named {starter!r}; showing {DEFAULT_STARTER}.")
+        starter = DEFAULT_STARTER
+    form = StrategyForm(request.POST or None, initial=_starter_initial(starter))
     if request.method == "POST" and (strategy := _save_form(request, form, None)):
         messages.success(request, f"Strategy {strategy.name} created.")
         return redirect("strategies:detail", name=strategy.name)
-    return render(request, "strategies/form.html", {"form": form, "strategy": None})
+    return render(
+        request,
+        "strategies/form.html",
+        {"form": form, "strategy": None, "starters": STARTERS, "starter": starter},
+    )
 
 
 def edit(request: HttpRequest, name: str) -> HttpResponse:
@@ -144,6 +172,7 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
                 else None
             ),
             "actions_template": _actions_template(),
+            "jobs": strategy_jobs(strategy=strategy),
         },
     )
 
@@ -185,7 +214,9 @@ def request_promotion(request: HttpRequest, name: str, version: int) -> HttpResp
         raise PermissionDenied(f"you may not request promotions of {name}")
     mv = get_object_or_404(ModelVersion, strategy=strategy, version=version)
     runs = evidence_candidates(model_version=mv)
-    form = PromotionRequestForm(request.POST or None, targets=allowed_targets(mv.stage), runs=runs)
+    form = PromotionRequestForm(
+        request.POST or None, targets=allowed_targets(mv.stage), runs=runs, version=mv
+    )
     gate_results = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -244,6 +275,8 @@ def approvals(request: HttpRequest) -> HttpResponse:
         (req, selectors.request_recheck(req), selectors.request_evidence_changes(req))
         for req in selectors.requests_pending()
     ]
+    for req, _gates, _changes in pending:
+        req.review = request_review(req)
     return render(
         request,
         "strategies/approvals.html",

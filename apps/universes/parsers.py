@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from apps.marketdata.symbols import symbol_problem
+
 FORMATS = ("fja05680", "index_constitution")
-SYMBOL_MAX_LEN = 16
 
 _COLUMNS = {
     "fja05680": ("ticker", "start_date", "end_date"),
@@ -104,8 +105,9 @@ def _symbol(value: str | None) -> str:
     sym = (value or "").strip().upper()
     if not sym:
         raise ValueError("symbol is empty")
-    if len(sym) > SYMBOL_MAX_LEN or any(c.isspace() for c in sym):
-        raise ValueError(f"symbol {sym!r} is not a ticker (max {SYMBOL_MAX_LEN} characters, no spaces)")
+    problem = symbol_problem(sym)
+    if problem:
+        raise ValueError(f"symbol {sym!r} is not a ticker: {problem}")
     return sym
 
 

@@ -8,7 +8,8 @@
   if (box) {
     const url = box.getAttribute("data-job-status");
     const bar = box.querySelector(".progress > div");
-    const field = (name) => box.querySelector(`[data-field="${name}"]`);
+    // The status badge sits in the page header (one status per page); the rest in the box.
+    const field = (name) => document.querySelector(`[data-field="${name}"]`);
     const tick = async () => {
       let state;
       try {
@@ -24,6 +25,7 @@
       for (const key of ["status", "progress", "message"]) {
         if (field(key)) field(key).textContent = state[key];
       }
+      if (field("status")) field("status").className = `badge ${state.status}`;
       if (state.terminal) {
         // Results are rendered by the server: reload once the job is over.
         window.location.reload();

@@ -121,12 +121,21 @@ def test_invariants(seed, participation, buffer, max_weight, integer, carry):
     assert not r.fills[0].any()  # nothing fills before an order exists
     f = r.fill_records
     assert np.array_equal(f["price"], panel.open[f["bar"], f["symbol"]])  # every fill at the bar's open
-    qty = np.abs(f["shares"])
-    np.testing.assert_allclose(
-        f["effective_price"], f["price"] + np.sign(f["shares"]) * f["cost"] / qty, rtol=1e-12
-    )
-    # buys only where the previous bar's order was a buy; halted bars send no buys
-    assert (np.sign(r.fills[1:]) * np.sign(r.orders[:-1]) >= 0).all() or carry
+    # the effective prices are what the cash paid: cash moves by -shares x effective price, bar by bar
+    flows = -np.bincount(f["bar"], weights=f["shares"] * f["effective_price"], minlength=panel.shape[0])
+    cash_moves = np.diff(np.concatenate(([config.initial_cash], r.cash)))
+    np.testing.assert_allclose(cash_moves, flows, rtol=1e-9, atol=1e-6)
+    # a fill at t is (part of) the order standing at t-1 (the decision, or the rest carried as the
+    # order of a bar without one): same side, never more
+    prev, filled = r.orders[:-1], r.fills[1:]
+    assert (np.sign(filled) * np.sign(prev) >= 0).all()
+    assert (np.abs(filled) <= np.abs(prev)).all()
+    if carry:  # nothing unfilled is lost: a bar t without a decision re-sends the rest of t-1
+        rest = (prev - filled)[:-1]  # bars t = 1 .. T-2
+        quiet = np.isnan(targets[1:-1]).all(axis=1) & (r.risk_state_names[1:-1] != "halted")
+        live = (rest > 0) | ((rest < 0) & (r.positions[1:-1] > 0))  # a sell rest needs shares left
+        keep = quiet[:, None] & panel.member[1:-1] & live
+        np.testing.assert_array_equal(r.orders[1:-1][keep], rest[keep])
     halted = r.risk_state_names == "halted"
     assert (r.orders[halted] <= 0).all()
     if integer:

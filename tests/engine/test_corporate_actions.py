@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench._data import DAILY_PARQUET, SHARED_DATA
 from workers.engine import corporate_actions as ca
-from workers.engine.datasets import DAILY_PARQUET, SHARED_DATA, daily_stamp_utc, wide_panel
+from workers.engine.market import daily_stamp_utc
+from workers.engine.panel import wide_panel
 
 FIXTURE = (
     SHARED_DATA / "fixtures_small" / "daily" / "pooksoft_subset_10sym_2018_2021_raw_adj_div_split.csv.gz"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workers.engine.datasets import DAILY_PARQUET, daily_sp500_splits, load_daily_sp500
+from bench._data import DAILY_PARQUET, daily_sp500_splits, load_daily_sp500
 
 pytestmark = pytest.mark.skipif(not DAILY_PARQUET.exists(), reason=f"{DAILY_PARQUET} is absent")
 

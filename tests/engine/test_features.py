@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from workers.engine.datasets import DAILY_PARQUET, load_daily_sp500
+from bench._data import DAILY_PARQUET, load_daily_sp500
 from workers.engine.features import (
     FEATURES,
     KINDS,

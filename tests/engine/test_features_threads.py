@@ -5,14 +5,13 @@ computes a shared intermediate once under concurrency, and the fast row rank equ
 from __future__ import annotations
 
 import threading
-import time
 
 import bottleneck as bn
 import numpy as np
 import pytest
 
+from bench._data import DAILY_PARQUET, load_daily_sp500
 from tests.engine.test_features import synthetic_panel
-from workers.engine.datasets import DAILY_PARQUET, load_daily_sp500
 from workers.engine.features import compute_features
 from workers.engine.features.context import FeatureContext
 from workers.engine.features.ops import row_ranks
@@ -52,21 +51,33 @@ def test_n_threads_must_be_a_positive_int(bad):
 
 def test_memo_computes_a_shared_intermediate_once_under_concurrency():
     ctx = FeatureContext(synthetic_panel(T=30))
+    n = 4
     calls = []
+    together = threading.Barrier(n)  # every thread calls memo at the same moment
+    second_call = threading.Event()
 
     def make() -> np.ndarray:
         calls.append(1)
-        time.sleep(0.05)  # long enough for every thread to arrive while the first computes
+        if len(calls) > 1:
+            second_call.set()
+        # Hold the first computation until a second caller gets in (a memo without its lock) or,
+        # with the lock, well after the other threads have queued on it; a wait, not a sleep.
+        second_call.wait(timeout=0.5)
         return np.arange(3.0)
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(ctx.memo("k", make))) for _ in range(4)]
+
+    def worker() -> None:
+        together.wait()
+        results.append(ctx.memo("k", make))
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(calls) == 1
-    assert len(results) == 4 and all(r is results[0] for r in results)
+    assert len(results) == n and all(r is results[0] for r in results)
 
 
 def test_row_ranks_equal_bottleneck_with_ties_nans_infinities_and_signed_zeros():

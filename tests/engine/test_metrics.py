@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench._data import SHARED_DATA
 from tests.engine.conftest import random_panel
 from workers.engine import metrics as M
 from workers.engine.backtest import BacktestConfig, run_backtest
-from workers.engine.datasets import SHARED_DATA
 
 REFERENCE = SHARED_DATA / "reference"
 SPY_DAILY = SHARED_DATA / "daily" / "benchmarks" / "spy_daily_from_finfeatures_hourly_2004_2021.csv"

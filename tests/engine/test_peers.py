@@ -5,10 +5,11 @@ one name at a time and several names sharing one cash account."""
 import numpy as np
 import pytest
 
+from bench._data import ZIPLINE_CSVDIR, load_csvdir
 from workers.engine.backtest import peers
 
 pytestmark = pytest.mark.skipif(
-    not peers.CSVDIR.exists(), reason=f"zipline csvdir samples {peers.CSVDIR} are absent"
+    not ZIPLINE_CSVDIR.exists(), reason=f"zipline csvdir samples {ZIPLINE_CSVDIR} are absent"
 )
 
 SETTINGS = dict(fast=10, slow=30, cash=100_000.0, invest=0.9)
@@ -32,12 +33,12 @@ def check_all_three(frames, integer: bool, min_trades: int = 10):
 @pytest.mark.parametrize("symbol", ["AAPL", "MSFT"])
 @pytest.mark.parametrize("integer", [False, True])
 def test_same_trades_and_equity_as_backtrader_and_vectorbt(symbol, integer):
-    check_all_three(peers.load_csvdir(symbol), integer)
+    check_all_three(load_csvdir(symbol), integer)
 
 
 @pytest.mark.parametrize("integer", [False, True])
 def test_three_names_sharing_one_account(integer):
-    frames = {s: peers.load_csvdir(s) for s in ("AAPL", "IBM", "KO")}
+    frames = {s: load_csvdir(s) for s in ("AAPL", "IBM", "KO")}
     ours = check_all_three(frames, integer, min_trades=30)
     assert {sym for _, sym, _, _ in ours.trades} == set(frames)
     # each name trades on its own signals, as alone, but an entry buys a third of the shared account
@@ -52,14 +53,14 @@ def test_three_names_sharing_one_account(integer):
 
 def test_a_different_rule_gives_different_trades():
     # guards against a comparison that passes whatever the engines do
-    df = peers.load_csvdir("AAPL")
+    df = load_csvdir("AAPL")
     a = peers.ours(df, integer=False, **SETTINGS)
     b = peers.ours(df, integer=False, **{**SETTINGS, "fast": 5})
     assert not peers.same_trades(a.trades, b.trades)
 
 
 def test_frames_the_engines_cannot_share_are_rejected():
-    aapl, ibm = peers.load_csvdir("AAPL"), peers.load_csvdir("IBM")
+    aapl, ibm = load_csvdir("AAPL"), load_csvdir("IBM")
     with pytest.raises(peers.PeerDataError, match="IBM: dates differ"):
         peers.ours({"AAPL": aapl, "IBM": ibm.iloc[1:]}, integer=False, **SETTINGS)
     bad = aapl.copy()
@@ -69,7 +70,7 @@ def test_frames_the_engines_cannot_share_are_rejected():
 
 
 def test_dyadic_prices_are_exact_binary_fractions_within_half_a_step():
-    frames = {"AAPL": peers.load_csvdir("AAPL")}
+    frames = {"AAPL": load_csvdir("AAPL")}
     out = peers.dyadic_prices(frames)["AAPL"]
     scaled = out["close"].to_numpy() * 256
     np.testing.assert_array_equal(scaled, np.round(scaled))

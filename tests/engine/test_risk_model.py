@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workers.engine.datasets import DAILY_PARQUET, load_daily_sp500
+from bench._data import DAILY_PARQUET, load_daily_sp500
 from workers.engine.optimizer.risk_model import estimate_factor_model, ledoit_wolf_intensity
 
 

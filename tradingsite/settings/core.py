@@ -87,8 +87,6 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-# Market wall-clock zone of the S&P 500 sessions; bars are stored in UTC.
-MARKET_TIME_ZONE = "America/New_York"
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -1,6 +1,12 @@
 """The database: SQLite under var/ by default, PostgreSQL (or any URL) from DATABASE_URL."""
 
+from datetime import timedelta
+
 from .env import DATABASE_URL, VAR_DIR, env
+
+# A bar import rejects bars that END later than the import time plus this (clock skew between the
+# vendor and us); a bar from the future would be "known" to point-in-time reads before it happened.
+BAR_FUTURE_TOLERANCE = timedelta(seconds=env.int("BAR_FUTURE_TOLERANCE_S", default=300))
 
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}

@@ -9,3 +9,8 @@ STRATEGY_GATES = {
     "min_paper_days": env.int("GATE_MIN_PAPER_DAYS", default=30),
     "max_tracking_error": env.float("GATE_MAX_TRACKING_ERROR", default=0.05),
 }
+
+# Research jobs: a running backtest or training holds a lease for this many seconds, renewed by its
+# worker every third of it; a run whose lease expired lost its worker and is re-queued or failed by
+# the reaper (beat runs it every half lease) or by the redelivered task.
+RESEARCH_JOB_LEASE_S = env.int("RESEARCH_JOB_LEASE_S", default=60)

@@ -5,10 +5,13 @@ of the web process (see workers/embedded.py) and an in-memory channel layer. Wit
 Redis carries both, and web, worker and beat run as separate processes.
 """
 
+from .desk import RESEARCH_JOB_LEASE_S
 from .env import REDIS_URL, env
 
 CELERY_EMBEDDED = not REDIS_URL
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# "memory://localhost/", not "memory://": without a host kombu logs "No hostname was supplied"
+# each time a connection is made (every beat tick and heartbeat on a quiet demo desk).
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -30,6 +33,10 @@ RESEARCH_TASK_TIME_LIMIT = env.int("RESEARCH_TASK_TIME_LIMIT", default=3 * 3600 
 # Tasks run by beat, by name; the queue is chosen by the task routing in workers/celery.py.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "apps.core.tasks.worker_heartbeat", "schedule": 15.0},
+    "research-jobs-reap": {
+        "task": "apps.research.tasks.research_jobs_reap",
+        "schedule": max(1, RESEARCH_JOB_LEASE_S // 2),  # whole seconds: django-celery-beat stores an int
+    },
 }
 # A worker whose last heartbeat is older than this is reported down by /healthz.
 WORKER_HEARTBEAT_MAX_AGE_S = env.int("WORKER_HEARTBEAT_MAX_AGE_S", default=90)

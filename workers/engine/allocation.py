@@ -11,6 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
+from .market import TRADING_DAYS_PER_YEAR
+
 
 @dataclass(frozen=True)
 class AllocationContext:
@@ -24,7 +26,7 @@ class AllocationContext:
     sector: np.ndarray  # (N,) int sector ids, -1 unknown
     exposure_cap: float = 1.0  # from the risk governor: max gross long exposure
     allow_buys: bool = True  # False when the governor halts new buys
-    periods_per_year: int = 252
+    periods_per_year: int = TRADING_DAYS_PER_YEAR
     equity: float = 1.0  # portfolio value at t, for participation / liquidity limits
 
 

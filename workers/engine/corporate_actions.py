@@ -21,7 +21,10 @@ frame's `dividend_amount` is divided by the split factor like a price (dividends
 share), ready for a cash credit of position x dividend on each ex-date.
 
 Back-adjustment uses the split ratios known at the end of the data, which is harmless for returns
-(they are scale-free) but means a raw price LEVEL (e.g. a "price > $5" filter) is not point-in-time.
+(they are scale-free) but means an adjusted price LEVEL is not point-in-time: a $40 stock that
+later splits 10:1 shows as $4 before its ex-date. So the factor is kept (a Panel's
+`split_factor`, a long frame's `split_factor` column with `keep_factor=True`) and level rules
+(the optimizer's "price >= min_price" filter) read the as-traded price `close x split_factor`.
 """
 
 from __future__ import annotations
@@ -32,11 +35,10 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from .market import MARKET_TZ, PRICE_FIELDS
 from .panel import Panel
 
-MARKET_TZ = "America/New_York"
 SPLIT_COLUMNS = ("symbol", "ex_date", "ratio")
-PRICE_COLUMNS = ("open", "high", "low", "close")
 # Vendor ratios carry float noise (7.000007 for AAPL's 7:1, 1.499999 for 3:2): a ratio within this
 # relative distance of a fraction with a small denominator is snapped to it.
 SNAP_RTOL = 1e-5
@@ -192,7 +194,13 @@ def split_factors_panel(panel: Panel, splits: pd.DataFrame) -> np.ndarray:
     return np.cumprod(jumps[::-1], axis=0)[::-1][1:]
 
 
-def split_adjust(data: pd.DataFrame | Panel, splits: pd.DataFrame, *, time_col: str | None = None):
+def split_adjust(
+    data: pd.DataFrame | Panel,
+    splits: pd.DataFrame,
+    *,
+    time_col: str | None = None,
+    keep_factor: bool = False,
+):
     """Back-adjust for splits: OHLC / factor and volume x factor, where factor is the product of the
     ratios of the name's splits with a later ex-date. Returns the same kind of object (a new one).
 
@@ -200,7 +208,8 @@ def split_adjust(data: pd.DataFrame | Panel, splits: pd.DataFrame, *, time_col: 
     (`time_col`, default `date` when present else `ts`: vendor dates or UTC bar stamps). A long
     frame's `dividend_amount` column, when present, is divided by the factor as well (dividends
     per adjusted share). `splits`: (symbol, ex_date, ratio) rows; symbols absent from `data` are
-    ignored. The Django side passes its CorporateAction rows of kind "split" as
+    ignored. A Panel keeps the factor (its `split_factor`); a long frame gets it as a
+    `split_factor` column when `keep_factor` (the panel builders pass it on). The Django side passes its CorporateAction rows of kind "split" as
     `pd.DataFrame({"symbol": ..., "ex_date": ..., "ratio": value})`."""
     if isinstance(data, Panel):
         f = split_factors_panel(data, splits)
@@ -211,6 +220,7 @@ def split_adjust(data: pd.DataFrame | Panel, splits: pd.DataFrame, *, time_col: 
             low=data.low / f,
             close=data.close / f,
             volume=data.volume * f,
+            split_factor=f if data.split_factor is None else data.split_factor * f,
         )
     if not isinstance(data, pd.DataFrame):
         raise CorporateActionError(
@@ -223,9 +233,12 @@ def split_adjust(data: pd.DataFrame | Panel, splits: pd.DataFrame, *, time_col: 
         raise CorporateActionError(f"long bars need columns symbol and {time_col!r}; missing {missing}")
     f = split_factors_long(data["symbol"], _ny_dates(data[time_col]), splits)
     out = data.copy()
-    for c in (*PRICE_COLUMNS, "dividend_amount"):
+    for c in (*PRICE_FIELDS, "dividend_amount"):
         if c in out.columns:
             out[c] = out[c].to_numpy(dtype=np.float64) / f
     if "volume" in out.columns:
         out["volume"] = out["volume"].to_numpy(dtype=np.float64) * f
+    if keep_factor:
+        prior = out["split_factor"].to_numpy(dtype=np.float64) if "split_factor" in out.columns else 1.0
+        out["split_factor"] = prior * f
     return out

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-MARKET_TZ = "America/New_York"
+from .market import MARKET_TZ
 
 
 class MetricsError(ValueError):

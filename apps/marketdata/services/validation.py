@@ -9,19 +9,24 @@ number of rejected rows. Pure pandas; no Django, so it is testable without a dat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 
-from workers.engine.datasets import daily_stamp_utc
+from workers.engine.market import FREQUENCIES, MARKET_TZ, daily_stamp_utc
 
+from ..symbols import SYMBOL_CHARSET, SYMBOL_MAX_LEN, SYMBOL_PATTERN
 from .errors import BarFileError
 
-FREQUENCIES = ("1h", "1d")
 PRICE_FIELDS = ("open", "high", "low", "close")
-SYMBOL_MAX_LEN = 16  # Instrument.symbol max_length
 PRICE_MAX = 1e11  # Bar prices are Decimal(18, 6); headroom for rounding to 6 decimals
+VOLUME_MAX = 2**63  # Bar.volume is a signed 64-bit integer
+ACTION_MAX = 1e10  # CorporateAction.value is Decimal(18, 8)
+# No vendor's bars start before this; older stamps are typos (1066 for 2016) and would be stored
+# with the zone's pre-1900 local mean time offset (-4:56:02 in New York).
+TIMESTAMP_MIN = pd.Timestamp("1900-01-01")
 HOURLY_FIRST, HOURLY_LAST = 4, 20  # an hourly bar END must fall in 04:00-20:00 local (extended session)
 _MISSING_TEXT = ("nan", "na", "n/a", "null", "none")
 
@@ -31,8 +36,10 @@ class Reason:
 
     MISSING_SYMBOL = "missing symbol"
     SYMBOL_TOO_LONG = f"symbol longer than {SYMBOL_MAX_LEN} characters"
+    SYMBOL_CHARACTERS = f"symbol has characters outside {SYMBOL_CHARSET}"
     MISSING_TIMESTAMP = "missing timestamp"
     UNPARSEABLE_TIMESTAMP = "unparseable timestamp"
+    TIMESTAMP_OUT_OF_RANGE = f"timestamp out of range (before {TIMESTAMP_MIN:%Y-%m-%d})"
 
     @staticmethod
     def missing(field: str) -> str:
@@ -42,12 +49,21 @@ class Reason:
     def unparseable(field: str) -> str:
         return f"unparseable {field}"
 
+    @staticmethod
+    def non_finite(field: str) -> str:
+        return f"non-finite {field} (infinity)"
+
+    @staticmethod
+    def out_of_range(field: str, limit: float) -> str:
+        return f"{field} out of range (not below {limit:.0e})"
+
     NON_POSITIVE_PRICE = "non-positive price"
-    PRICE_OUT_OF_RANGE = f"price not below {PRICE_MAX:.0e}"
+    PRICE_OUT_OF_RANGE = f"price out of range (not below {PRICE_MAX:.0e})"
     HIGH_BELOW_OPEN_CLOSE = "high below max(open, close)"
     LOW_ABOVE_OPEN_CLOSE = "low above min(open, close)"
     NEGATIVE_VOLUME = "negative volume"
     NON_INTEGER_VOLUME = "non-integer volume"
+    VOLUME_OUT_OF_RANGE = "volume out of range (not below 2**63)"
     NEGATIVE_DIVIDEND = "negative dividend_amount"
     NON_POSITIVE_SPLIT = "non-positive split_coefficient"
     OFF_GRID_DAILY_TIME = "off the 1d grid: time of day is not midnight"
@@ -56,6 +72,11 @@ class Reason:
     AMBIGUOUS_LOCAL_TIME = "ambiguous local time (DST fall-back repeat)"
     OFF_GRID_HOURLY_MINUTE = "off the 1h grid: not on the hour"
     OFF_GRID_HOURLY_SESSION = f"off the 1h grid: outside {HOURLY_FIRST:02d}:00-{HOURLY_LAST:02d}:00 local"
+
+    @staticmethod
+    def future(tolerance: timedelta) -> str:
+        return f"bar end in the future (later than the import time + {int(tolerance.total_seconds())} s)"
+
     DUPLICATE = "duplicate symbol+timestamp in file"
 
 
@@ -101,7 +122,7 @@ def check_time_zone(tz: str) -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise BarFileError(f"unknown time zone {tz!r} (use an IANA name such as America/New_York)") from exc
+        raise BarFileError(f"unknown time zone {tz!r} (use an IANA name such as {MARKET_TZ})") from exc
     return tz
 
 
@@ -123,17 +144,22 @@ def _numeric(raw: pd.Series, field: str, marks: _Marks) -> np.ndarray:
         missing = _text_missing(raw)
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     marks.mark(missing, Reason.missing(field))
-    marks.mark(~np.isfinite(values) & ~missing, Reason.unparseable(field))
+    marks.mark(np.isnan(values) & ~missing, Reason.unparseable(field))
+    marks.mark(np.isinf(values), Reason.non_finite(field))
     return values
 
 
 def _optional_numeric(raw: pd.Series, field: str, marks: _Marks) -> np.ndarray:
     """Like _numeric, but an empty cell means "no corporate action" rather than an error."""
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-        return raw.to_numpy(dtype="float64", na_value=np.nan)
-    missing = _text_missing(raw)
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    marks.mark(np.isnan(values) & ~missing, Reason.unparseable(field))
+        values = raw.to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        missing = _text_missing(raw)
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        marks.mark(np.isnan(values) & ~missing, Reason.unparseable(field))
+    marks.mark(np.isinf(values), Reason.non_finite(field))
+    with np.errstate(invalid="ignore"):
+        marks.mark(np.abs(values) >= ACTION_MAX, Reason.out_of_range(field, ACTION_MAX))
     return values
 
 
@@ -154,6 +180,7 @@ def _wall_clock(raw: pd.Series, tz: str, marks: _Marks) -> pd.DatetimeIndex:
         parsed = parsed.tz_convert(tz).tz_localize(None)
     marks.mark(missing, Reason.MISSING_TIMESTAMP)
     marks.mark(parsed.isna() & ~missing, Reason.UNPARSEABLE_TIMESTAMP)
+    marks.mark(np.asarray(parsed < TIMESTAMP_MIN, dtype=bool), Reason.TIMESTAMP_OUT_OF_RANGE)
     return parsed
 
 
@@ -198,8 +225,18 @@ def _to_utc(
     return ts, dates.to_numpy()
 
 
-def bars_validate(frame: pd.DataFrame, *, freq: str, tz: str = "America/New_York") -> ValidationResult:
-    """Apply every rule to a canonical frame (see reading.bar_file_read) and split it in two."""
+def bars_validate(
+    frame: pd.DataFrame,
+    *,
+    freq: str,
+    tz: str = MARKET_TZ,
+    now: datetime | None = None,
+    future_tolerance: timedelta = timedelta(0),
+) -> ValidationResult:
+    """Apply every rule to a canonical frame (see reading.bar_file_read) and split it in two.
+
+    With `now` (aware), a bar whose END is later than now + future_tolerance is rejected: it cannot
+    have happened yet, and a point-in-time read would otherwise "know" it early."""
     if freq not in FREQUENCIES:
         raise BarFileError(f"unknown frequency {freq!r}: expected one of {', '.join(FREQUENCIES)}")
     check_time_zone(tz)
@@ -212,6 +249,9 @@ def bars_validate(frame: pd.DataFrame, *, freq: str, tz: str = "America/New_York
     marks.mark(missing_symbol, Reason.MISSING_SYMBOL)
     marks.mark(
         (symbol.str.len() > SYMBOL_MAX_LEN).to_numpy(dtype=bool, na_value=False), Reason.SYMBOL_TOO_LONG
+    )
+    marks.mark(
+        ~symbol.str.fullmatch(SYMBOL_PATTERN).to_numpy(dtype=bool, na_value=False), Reason.SYMBOL_CHARACTERS
     )
 
     local = _wall_clock(frame["timestamp"], tz, marks)
@@ -236,11 +276,15 @@ def bars_validate(frame: pd.DataFrame, *, freq: str, tz: str = "America/New_York
         marks.mark(h < np.maximum(o, c), Reason.HIGH_BELOW_OPEN_CLOSE)
         marks.mark(lo > np.minimum(o, c), Reason.LOW_ABOVE_OPEN_CLOSE)
         marks.mark(volume < 0, Reason.NEGATIVE_VOLUME)
-        marks.mark((volume != np.floor(volume)) | (volume >= 2**63), Reason.NON_INTEGER_VOLUME)
+        marks.mark(volume != np.floor(volume), Reason.NON_INTEGER_VOLUME)
+        marks.mark(volume >= VOLUME_MAX, Reason.VOLUME_OUT_OF_RANGE)
         marks.mark(dividend < 0, Reason.NEGATIVE_DIVIDEND)
         marks.mark(split <= 0, Reason.NON_POSITIVE_SPLIT)
 
     ts, local_dates = _to_utc(local, freq=freq, tz=tz, marks=marks)
+    if now is not None:
+        limit = pd.Timestamp(now + future_tolerance).tz_convert("UTC")
+        marks.mark(np.asarray(ts > limit, dtype=bool), Reason.future(future_tolerance))
 
     # Duplicates among rows that are otherwise valid: two rows for one bar cannot both be right,
     # and choosing one silently would hide a vendor problem, so every copy is rejected.

@@ -9,13 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from apps.marketdata.selectors.panel import BENCHMARK_SYMBOL
 from workers.engine.backtest.governor import STATES
+from workers.engine.decide.research import EngineOutcome
 from workers.engine.metrics import backtest_metrics, monthly_returns, performance_summary
+from workers.engine.serialize import to_json_list, to_json_number, to_json_value
 
-from .panel import to_json_list, to_json_number, to_json_value
-from .pipeline import EngineOutcome
+from ..sectors import sector_labels
 
 MAX_FILLS_STORED = 500  # the most recent fills kept on the row (the total count is in metrics)
+UNKNOWN_SECTOR = "unknown"
 MAX_SAMPLED_POINTS = 400  # sector weights / IC are stored on at most this many bars
 
 
@@ -32,16 +35,19 @@ def _sample_rows(n: int) -> np.ndarray:
 
 
 def _sector_weights(result, rows: np.ndarray) -> dict[str, list]:
+    """Weight per sector on the sampled bars, each name in its sector AT that bar where a dated
+    sector history exists (apps.research.sectors), else in its instrument sector."""
     panel = result.panel
     w = np.nan_to_num(result.realised_weights[rows])
-    names = list(panel.sector_names) + ["unknown"]
+    static = [panel.sector_names[k] if k >= 0 else UNKNOWN_SECTOR for k in panel.sector]
+    days = [str(d) for d in np.datetime_as_string(panel.index[rows], unit="D")]
+    labels = sector_labels(list(panel.symbols), static, days)
+    names = sorted({str(x) for x in labels.flat} - {UNKNOWN_SECTOR})
     out: dict[str, list] = {}
-    for k, name in enumerate(names):
-        cols = panel.sector == (k if k < len(panel.sector_names) else -1)
-        if cols.any():
-            series = w[:, cols].sum(axis=1)
-            if (series > 1e-9).any():
-                out[name] = to_json_list(series)
+    for name in [*names, UNKNOWN_SECTOR]:
+        series = (w * (labels == name)).sum(axis=1)
+        if (series > 1e-9).any():
+            out[name] = to_json_list(series)
     return out
 
 
@@ -100,9 +106,13 @@ def outcome_to_storage(outcome: EngineOutcome, *, extra_metrics: dict | None = N
         for key in ("ic", "rank_ic", "rank_icir", "hit_rate"):
             if key in summary:
                 metrics[f"signal_{key}"] = summary[key]
-    metrics.update(extra_metrics or {})
     bench = panel.benchmark
     first = np.flatnonzero(np.isfinite(bench))
+    # Said in the metrics, not only on the chart: a window the benchmark does not cover has no
+    # benchmark-relative figures, and a reader must not take their absence for a zero.
+    metrics["benchmark_symbol"] = BENCHMARK_SYMBOL
+    metrics["benchmark_bars"] = int(first.size)
+    metrics.update(extra_metrics or {})
     bench_equity = (
         pd.Series(bench).ffill().to_numpy() / bench[first[0]] * initial
         if first.size
@@ -112,7 +122,7 @@ def outcome_to_storage(outcome: EngineOutcome, *, extra_metrics: dict | None = N
     series = {
         "index": _iso(panel.index),
         "equity": to_json_list(res.equity),
-        "benchmark": to_json_list(bench_equity),
+        "benchmark": to_json_list(bench_equity) if first.size else [],
         "drawdown": to_json_list(1.0 - res.equity / np.maximum.accumulate(np.maximum(res.equity, initial))),
         "exposure": to_json_list(res.exposure),
         "sector_index": [_iso(panel.index)[int(t)] for t in rows],
@@ -158,3 +168,51 @@ def segment_metrics(outcome: EngineOutcome, *, start: int, stop: int) -> dict:
     m = performance_summary(res.returns[start:stop], periods_per_year=res.panel.periods_per_year)
     m["n_trades"] = int(np.count_nonzero(res.fills[start:stop]))
     return to_json_value(_gate_conventions(m))
+
+
+EXPORTS = ("equity", "fills", "weights")
+FILL_COLUMNS = (
+    "ts",
+    "symbol",
+    "shares",
+    "price",
+    "notional",
+    "slippage",
+    "spread",
+    "impact",
+    "commission",
+    "cost",
+)
+
+
+def export_table(series: dict, what: str) -> tuple[list[str], list[list]]:
+    """(header, rows) of one stored result series, for a CSV download: `equity` (every bar:
+    equity, benchmark equity, drawdown and exposure), `fills` (the stored fills, the most recent
+    MAX_FILLS_STORED) or `weights` (weight per sector, on the stored sample of bars)."""
+    s = series or {}
+    if what == "equity":
+        index = s.get("index", [])
+        cols = [
+            ("equity_usd", "equity"),
+            ("benchmark_equity_usd", "benchmark"),
+            ("drawdown", "drawdown"),
+            ("exposure", "exposure"),
+        ]
+        present = [(name, s.get(key) or []) for name, key in cols]
+        rows = [
+            [ts, *(vals[i] if i < len(vals) else None for _, vals in present)] for i, ts in enumerate(index)
+        ]
+        return ["ts_utc", *(name for name, _ in present)], rows
+    if what == "fills":
+        return [f"{c}_utc" if c == "ts" else c for c in FILL_COLUMNS], [
+            [f.get(c) for c in FILL_COLUMNS] for f in s.get("fills", [])
+        ]
+    if what == "weights":
+        sectors = s.get("sector_weights", {})
+        names = list(sectors)
+        rows = [
+            [ts, *(sectors[n][i] if i < len(sectors[n]) else None for n in names)]
+            for i, ts in enumerate(s.get("sector_index", []))
+        ]
+        return ["ts_utc", *names], rows
+    raise ValueError(f"unknown export {what!r}; expected one of {', '.join(EXPORTS)}")

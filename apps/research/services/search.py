@@ -2,15 +2,10 @@
 last child of a generation finishes, a ranking task scores them (and, for the genetic method,
 breeds the next generation until the last one).
 
-Why a completion counter instead of a Celery chord: the counter is incremented in the SAME
-database transaction that moves a child to its terminal status, and that transition is a
-conditional UPDATE that can succeed only once per child. So a re-delivered child (acks_late) can
-never count twice, a failed or cancelled child still counts, and the child that completes the
-generation — exactly one, because the counter row is locked by the UPDATE until commit — enqueues
-the ranking after commit. A chord would count task results in the result backend instead: with
-the in-memory backend of the one-process desk the count lives in one process, a duplicate
-delivery stores a second result, and revoking a child (cancel) turns the whole chord into an
-error. The counter behaves the same on the memory broker and on Redis.
+The completion counter that triggers the ranking lives in services.jobs: a child's terminal
+transition, whichever path made it (success, failure, cancel, a lost worker reaped), counts it in
+the same transaction, so a re-delivered child never counts twice. A generation whose candidates
+all failed ends the search failed, with their reasons; a partly failed one says how many failed.
 
 Judging out of sample: each candidate is backtested over the research window; the search ranks
 candidates on the first part (the selection period) and reports every candidate's, and so the
@@ -21,13 +16,15 @@ the whole backtest is already walk-forward out of sample.
 from __future__ import annotations
 
 import json
-import math
 import random
+import uuid
 
 from django.db import transaction
 from django.db.models import F
 
 from apps.strategies.config import ConfigValidationError, strategy_config_validate
+from apps.strategies.services.versions import code_version
+from workers.engine.objectives import OBJECTIVES, objective_score
 
 from ..models import BacktestRun, ParameterSearch, Status
 from .candidates import (
@@ -38,11 +35,15 @@ from .candidates import (
     param_space_validate,
     random_candidates,
 )
-from .runs import _code_version, config_snapshot, job_cancel
-from .status import job_created, run_transition
+from .jobs import (
+    config_snapshot,
+    job_cancel_checked,
+    job_created,
+    job_edit_check,
+    job_transition,
+    jobs_enqueue_group,
+)
 
-OBJECTIVES = ("sharpe", "calmar", "balanced")
-CALMAR_CAP = 3.0  # in the balanced score, so a near-zero drawdown cannot dominate
 DEFAULT_SETTINGS = {
     "n_samples": 10,
     "population": 8,
@@ -51,26 +52,6 @@ DEFAULT_SETTINGS = {
     "crossover": 0.7,
     "holdout_fraction": 0.3,
 }
-
-
-def objective_score(metrics: dict | None, objective: str) -> float | None:
-    """The score a candidate is ranked by (higher is better), from its selection-period metrics.
-
-    balanced = 0.5 x Sharpe + 0.5 x min(Calmar, 3): rewards return per unit of volatility and per
-    unit of worst loss together. A candidate that never traded, or whose score is undefined, gets
-    None and is ranked last."""
-    if not metrics or not metrics.get("n_trades"):
-        return None
-    sharpe, calmar = metrics.get("sharpe"), metrics.get("calmar")
-    if objective == "sharpe":
-        value = sharpe
-    elif objective == "calmar":
-        value = calmar
-    elif objective == "balanced":
-        value = None if sharpe is None or calmar is None else 0.5 * sharpe + 0.5 * min(calmar, CALMAR_CAP)
-    else:
-        raise ValueError(f"unknown objective {objective!r}; expected one of {OBJECTIVES}")
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def _settings_validate(method: str, settings: dict | None) -> dict:
@@ -108,10 +89,6 @@ def _candidate_configs(base: dict, candidates: list[dict]) -> list[dict]:
 
 def _spawn(search: ParameterSearch, candidates: list[dict], generation: int) -> list[BacktestRun]:
     """Create the children of one generation and send them as a Celery group after commit."""
-    from celery import group, uuid
-
-    from ..tasks import backtest_run
-
     configs = _candidate_configs(search.config, candidates)
     runs = BacktestRun.objects.bulk_create(
         [
@@ -124,7 +101,7 @@ def _spawn(search: ParameterSearch, candidates: list[dict], generation: int) -> 
                 search=search,
                 generation=generation,
                 candidate_params=cand,
-                celery_task_id=uuid(),
+                celery_task_id=uuid.uuid4().hex,
             )
             for cand, cfg in zip(candidates, configs, strict=True)
         ]
@@ -133,8 +110,7 @@ def _spawn(search: ParameterSearch, candidates: list[dict], generation: int) -> 
         runs = list(search.runs.filter(generation=generation).order_by("pk"))
     for run in runs:
         job_created(job=run, actor=search.created_by, reason=f"search #{search.pk} generation {generation}")
-    signatures = [backtest_run.si(r.pk).set(task_id=r.celery_task_id) for r in runs]
-    transaction.on_commit(lambda: group(signatures).apply_async())
+    jobs_enqueue_group(jobs=runs, task="backtest")
     return runs
 
 
@@ -147,6 +123,7 @@ def search_submit(
     objective: str = "sharpe",
     settings: dict | None = None,
 ) -> ParameterSearch:
+    job_edit_check(actor=actor, strategy=strategy)
     if method not in ParameterSearch.Method.values:
         raise ParamSpaceError(
             f"unknown search method {method!r}; expected one of {', '.join(ParameterSearch.Method.values)}"
@@ -173,14 +150,14 @@ def search_submit(
             settings=opts,
             config=base,
             seed=seed,
-            code_version=_code_version(),
+            code_version=code_version(),
             created_by=actor,
         )
         job_created(job=search, actor=actor, reason=f"{method} search submitted")
         runs = _spawn(search, candidates, 0)
-        run_transition(
+        job_transition(
             job=search,
-            to_status=Status.RUNNING,
+            event="start",
             actor=actor,
             reason=f"{len(runs)} candidates enqueued",
             n_candidates=len(runs),
@@ -188,25 +165,6 @@ def search_submit(
             generation_done=0,
         )
     return search
-
-
-def search_child_finished(*, search_id: int, generation: int) -> None:
-    """Count one finished child (call inside the transaction of its terminal transition); the
-    child that completes its generation enqueues the ranking after commit."""
-    from ..tasks import search_rank
-
-    counted = ParameterSearch.objects.filter(
-        pk=search_id, generation=generation, status=Status.RUNNING
-    ).update(generation_done=F("generation_done") + 1)
-    if not counted:
-        return
-    search = ParameterSearch.objects.only("generation_done", "generation_size").get(pk=search_id)
-    ParameterSearch.objects.filter(pk=search_id).update(
-        progress=int(99 * search.generation_done / max(1, search.generation_size)),
-        progress_message=f"generation {generation}: {search.generation_done}/{search.generation_size} done",
-    )
-    if search.generation_done >= search.generation_size:
-        transaction.on_commit(lambda: search_rank.delay(search_id, generation))
 
 
 def _score_children(search: ParameterSearch) -> list[BacktestRun]:
@@ -277,16 +235,36 @@ def search_advance(*, search_id: int, generation: int) -> str:
             run.rank = position
         BacktestRun.objects.bulk_update(ranked, ["rank"])
         table = _results_table(children)
+        failed = [r for r in children if r.status != Status.SUCCEEDED]
+        if len(failed) == len(children):
+            why = "\n".join(_child_failure(r) for r in failed)
+            job_transition(
+                job=search,
+                event="fail",
+                reason=f"no candidate succeeded ({len(children)} evaluated)",
+                error=f"no candidate succeeded ({len(children)} evaluated):\n{why}"[:5000],
+                results=table,
+                progress_message="no candidate succeeded",
+            )
+            return Status.FAILED
         best = ranked[0] if ranked else None
         reason = (
             f"ranked {len(ranked)} of {len(children)} candidates by {search.objective}; best run #{best.pk}"
             if best
             else f"no candidate could be scored ({len(children)} evaluated)"
         )
-        run_transition(
-            job=search, to_status=Status.SUCCEEDED, reason=reason, results=table, progress_message="ranked"
-        )
+        if failed:
+            reason += f"; {len(failed)} of {len(children)} candidates failed"
+        job_transition(job=search, event="succeed", reason=reason, results=table, progress_message="ranked")
     return "ranked"
+
+
+def _child_failure(run: BacktestRun) -> str:
+    first_line = run.error.splitlines()[0] if run.error else ""
+    last = run.events.order_by("-at", "-pk").first()
+    return (
+        f"run #{run.pk} {run.candidate_params}: {run.status}: {first_line or (last.reason if last else '')}"
+    )
 
 
 def _key(params: dict) -> str:
@@ -296,16 +274,17 @@ def _key(params: dict) -> str:
 def search_cancel(*, search: ParameterSearch, actor, reason: str = "cancelled by user") -> ParameterSearch:
     """Stop the search: it becomes cancelled now; queued children are cancelled (their tasks are
     revoked and would no-op anyway); running children get the cancel flag."""
+    job_edit_check(actor=actor, strategy=search.strategy)
     with transaction.atomic():
         search.refresh_from_db()
         if search.status in (Status.QUEUED, Status.RUNNING):
-            run_transition(
+            job_transition(
                 job=search,
-                to_status=Status.CANCELLED,
+                event="cancel",
                 actor=actor,
                 reason=reason,
                 cancel_requested=True,
             )
     for run in search.runs.filter(status__in=[Status.QUEUED, Status.RUNNING]).order_by("pk"):
-        job_cancel(job=run, actor=actor, reason=f"search #{search.pk} cancelled")
+        job_cancel_checked(job=run, actor=actor, reason=f"search #{search.pk} cancelled")
     return search

@@ -47,7 +47,7 @@ def test_embedded_defaults_without_env():
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [
         "django.db.backends.sqlite3",
-        "memory://",
+        "memory://localhost/",
         "channels.layers.InMemoryChannelLayer",
     ]
 

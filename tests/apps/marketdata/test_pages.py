@@ -90,3 +90,32 @@ def test_import_run_page_shows_the_reject_report(client, viewer, kaggle_runs):
         '<td class="num">5088</td><td>BHF</td><td class="mono">2017-07-26</td><td>missing open</td>' in html
     )
     assert client.get(reverse("marketdata:import_run", args=[rejected.pk + 100])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ("page=garbage", "Page (page): Enter a whole number."),
+        ("page=0", "Page (page): Ensure this value is greater than or equal to 1."),
+        ("page=9", "Page (page): there is no page 9: the list has 1 page(s)"),
+        ("sector=Nope", "Sector (sector): Select a valid choice. Nope is not one of the available choices."),
+        ("q=" + "x" * 101, "Search (q): Ensure this value has at most 100 characters (it has 101)."),
+        ("date=garbage", "unknown parameter date: this page takes q (Search), sector (Sector), page (Page)"),
+        ("bars=5m&date=2020-02-30", "unknown parameters bars, date: this page takes q (Search)"),
+        ("q=a&q=b", "parameter given more than once: q"),
+    ],
+)
+def test_bad_query_parameters_get_a_message_and_a_400(client, viewer, params, message):
+    Instrument.objects.create(symbol="MSFT", name="Microsoft", sector="Information Technology")
+    resp = client.get(reverse("marketdata:data") + "?" + params)
+    assert resp.status_code == 400
+    html = resp.content.decode()
+    assert 'id="query-errors"' in html and message in html.replace("&#x27;", "'")
+
+
+def test_the_empty_filter_form_is_not_an_error(client, viewer):
+    Instrument.objects.create(symbol="MSFT", name="Microsoft", sector="Information Technology")
+    resp = client.get(reverse("marketdata:data") + "?q=&sector=&page=1")
+    assert resp.status_code == 200 and 'id="query-errors"' not in resp.content.decode()
+    sector = client.get(reverse("marketdata:data"), {"sector": "Information Technology", "q": " micro "})
+    assert sector.status_code == 200 and [r["instrument"].symbol for r in sector.context["rows"]] == ["MSFT"]

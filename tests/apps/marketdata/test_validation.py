@@ -4,6 +4,8 @@ Validation is pure pandas, so these tests need no database."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pandas as pd
 import pytest
 
@@ -11,7 +13,7 @@ from apps.marketdata.services import BarFileError
 from apps.marketdata.services.reading import bar_file_read
 from apps.marketdata.services.validation import Reason, bars_validate
 
-from .conftest import fixture_file, shared_file
+from .conftest import HEADER, fixture_file, shared_file
 
 GOOD_H = "AAPL,2021-03-15 10:00:00,10,11,9,10.5,100"
 GOOD_D = "AAPL,2021-03-15,10,11,9,10.5,100"
@@ -29,11 +31,19 @@ def validate(path, freq="1h", tz="America/New_York"):
         ("ABCDEFGHIJKLMNOPQ,2021-03-15 10:00:00,10,11,9,10.5,100", "1h", Reason.SYMBOL_TOO_LONG),
         ("AAPL,,10,11,9,10.5,100", "1h", Reason.MISSING_TIMESTAMP),
         ("AAPL,15th of March,10,11,9,10.5,100", "1h", Reason.UNPARSEABLE_TIMESTAMP),
+        ("AAPL,1066-10-16,10,11,9,10.5,100", "1d", Reason.TIMESTAMP_OUT_OF_RANGE),
+        ("AAPL,1899-12-29 10:00:00,10,11,9,10.5,100", "1h", Reason.TIMESTAMP_OUT_OF_RANGE),
         ("AAPL,2021-03-15 10:00:00,,11,9,10.5,100", "1h", Reason.missing("open")),
         ("AAPL,2021-03-15 10:00:00,10,NaN,9,10.5,100", "1h", Reason.missing("high")),
         ("AAPL,2021-03-15 10:00:00,10,11,9,10.5,", "1h", Reason.missing("volume")),
         ("AAPL,2021-03-15 10:00:00,10,11,abc,10.5,100", "1h", Reason.unparseable("low")),
-        ("AAPL,2021-03-15 10:00:00,10,11,9,inf,100", "1h", Reason.unparseable("close")),
+        ("AAPL,2021-03-15 10:00:00,10,11,9,inf,100", "1h", Reason.non_finite("close")),
+        ("AAPL,2021-03-15 10:00:00,10,11,9,10.5,-Infinity", "1h", Reason.non_finite("volume")),
+        ("AAPL,2021-03-15 10:00:00,10,11,9,10.5,1e19", "1h", Reason.VOLUME_OUT_OF_RANGE),
+        ("AA PL,2021-03-15 10:00:00,10,11,9,10.5,100", "1h", Reason.SYMBOL_CHARACTERS),
+        ("AAPL;DROP,2021-03-15 10:00:00,10,11,9,10.5,100", "1h", Reason.SYMBOL_CHARACTERS),
+        ("$SPX,2021-03-15 10:00:00,10,11,9,10.5,100", "1h", Reason.SYMBOL_CHARACTERS),
+        ("BRK.,2021-03-15 10:00:00,10,11,9,10.5,100", "1h", Reason.SYMBOL_CHARACTERS),
         ("AAPL,2021-03-15 10:00:00,0,11,0,10.5,100", "1h", Reason.NON_POSITIVE_PRICE),
         ("AAPL,2021-03-15 10:00:00,-1,11,-2,10.5,100", "1h", Reason.NON_POSITIVE_PRICE),
         ("AAPL,2021-03-15 10:00:00,10,100000000000,9,10.5,100", "1h", Reason.PRICE_OUT_OF_RANGE),
@@ -58,6 +68,60 @@ def test_each_rule_rejects_its_row_and_keeps_the_good_one(write_csv, row, freq, 
     rejected = result.rejects.iloc[0]
     assert rejected["row"] == 2 and rejected["reason"] == reason
     assert list(result.valid["row"]) == [1, 3]
+
+
+def test_share_class_tickers_are_valid_symbols(write_csv):
+    result = validate(write_csv("BRK.B" + GOOD_H[4:], "BF-B" + GOOD_H[4:], "brk.a" + GOOD_H[4:]))
+    assert result.rejects.empty and list(result.valid["symbol"]) == ["BRK.B", "BF-B", "BRK.A"]
+
+
+def test_a_bar_ending_after_now_plus_the_tolerance_is_rejected(write_csv):
+    # Daily bars end at the 16:00 New York close: 2021-03-15's ends 20:00 UTC (EDT).
+    rows = ("AAPL,2021-03-12,10,11,9,10.5,100", "AAPL,2021-03-15,10,11,9,10.5,100")
+    frame = bar_file_read(write_csv(*rows))
+    tolerance = timedelta(minutes=5)
+    before_close = datetime(2021, 3, 15, 19, 56, tzinfo=UTC)  # 20:00 is within now + 5 min
+    assert bars_validate(frame, freq="1d", now=before_close, future_tolerance=tolerance).rejects.empty
+    early = datetime(2021, 3, 15, 19, 54, tzinfo=UTC)
+    result = bars_validate(frame, freq="1d", now=early, future_tolerance=tolerance)
+    assert result.reason_counts == {Reason.future(tolerance): 1}
+    assert result.rejects.iloc[0]["row"] == 2 and "later than the import time + 300 s" in Reason.future(
+        tolerance
+    )
+
+
+@pytest.mark.parametrize(
+    ("dividend", "split", "reason"),
+    [
+        ("inf", "1", Reason.non_finite("dividend_amount")),
+        ("0.5", "-inf", Reason.non_finite("split_coefficient")),
+        ("1e12", "1", Reason.out_of_range("dividend_amount", 1e10)),
+        ("0", "1e10", Reason.out_of_range("split_coefficient", 1e10)),
+        ("abc", "1", Reason.unparseable("dividend_amount")),
+    ],
+)
+def test_corporate_action_values_must_be_finite_and_storable(write_csv, dividend, split, reason):
+    header = HEADER.rstrip("\n") + ",dividend_amount,split_coefficient\n"
+    result = validate(
+        write_csv(f"{GOOD_D},0,1", f"MSFT{GOOD_D[4:]},{dividend},{split}", header=header), freq="1d"
+    )
+    assert result.reason_counts == {reason: 1} and list(result.valid["row"]) == [1]
+
+
+def test_non_finite_prices_in_a_typed_parquet_column_get_their_own_reason(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "symbol": ["AAPL", "MSFT"],
+            "timestamp": pd.to_datetime(["2021-03-15", "2021-03-15"]),
+            "open": [10.0, float("inf")],
+            "high": [11.0, 11.0],
+            "low": [9.0, 9.0],
+            "close": [10.5, float("nan")],
+            "volume": [100, 100],
+        }
+    )
+    result = bars_validate(frame, freq="1d")
+    assert result.reason_counts == {Reason.non_finite("open"): 1}
 
 
 def test_duplicates_reject_every_copy_but_not_other_symbols(write_csv):

@@ -27,7 +27,7 @@ def test_progress_bar_is_live_and_results_appear(
     monkeypatch,
 ):
     # No worker in this test: the run stays queued until the test drives it, like a busy queue.
-    monkeypatch.setattr("apps.research.services.runs._enqueue", lambda job, task: None)
+    monkeypatch.setattr("apps.research.services.runs.job_enqueue", lambda job, task: None)
     run = backtest_submit(strategy=strategy, actor=people["quinn"])
     login("quinn", "quinn-pw")
     page.goto(f"{live_server.url}/research/backtests/{run.pk}/")

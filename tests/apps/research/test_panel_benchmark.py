@@ -7,8 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
+from apps.marketdata.selectors.panel import panel_build
 from apps.marketdata.services import bars_import
-from apps.research.services.panel import panel_build
 
 from .conftest import FIXTURES
 
@@ -66,3 +66,18 @@ def test_daily_panel_is_split_adjusted_from_stored_corporate_actions(db, tmp_pat
     assert raw_before > 450  # stored raw, untouched
     i = int(np.where(panel.index.astype("datetime64[D]") == np.datetime64("2020-08-28"))[0][0])
     assert panel.close[i, 0] == pytest.approx(raw_before / 4)
+    # The as-traded price known at the time is kept beside the adjusted one (the min-price filter
+    # reads it): 4x the adjusted close before the ex-date, the close itself from it on.
+    assert panel.split_factor is not None
+    assert panel.split_factor[i, 0] == 4.0 and panel.split_factor[-1, 0] == 1.0
+    assert panel.as_traded_close(i)[0] == pytest.approx(raw_before, rel=1e-12)
+    # Decided before the split was known (as_of before the ex-date): nothing to undo.
+    early = panel_build(
+        universe=universe,
+        frequency="1d",
+        start=dt.date(2020, 8, 1),
+        end=dt.date(2020, 10, 1),
+        as_of=dt.datetime(2020, 8, 29, tzinfo=dt.UTC),
+    ).panel
+    assert early.split_factor is None
+    assert early.as_traded_close(len(early.index) - 1)[0] == pytest.approx(raw_before)

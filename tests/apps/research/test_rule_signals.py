@@ -39,7 +39,7 @@ def test_registry_params_are_the_engine_rule_parameters(spec):
     ],
 )
 def test_rule_signal_on_a_real_universe_reads_no_future_and_only_members(tiny_data, rule, params):
-    from apps.research.services.panel import panel_build
+    from apps.marketdata.selectors.panel import panel_build
 
     panel = panel_build(
         universe=tiny_data, frequency="1d", start=dt.date(2016, 1, 1), end=dt.date(2018, 1, 1)

@@ -9,11 +9,12 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from apps.core.statemachine import TransitionError
 from apps.marketdata.models import Bar
+from apps.marketdata.selectors.panel import PanelDataError, panel_build
 from apps.research import tasks
-from apps.research.models import BacktestRun, RunEvent, Status, TrainingRun
+from apps.research.models import JOB_MACHINE, BacktestRun, RunEvent, Status, TrainingRun
 from apps.research.services import runs as runs_service
-from apps.research.services.panel import PanelDataError, panel_build
 from apps.research.services.runs import (
     backtest_execute,
     backtest_submit,
@@ -21,7 +22,6 @@ from apps.research.services.runs import (
     training_execute,
     training_submit,
 )
-from apps.research.services.status import TransitionError, check_transition
 from apps.strategies.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -69,9 +69,9 @@ def test_panel_refuses_an_empty_window(tiny_data):
 
 
 def test_transition_table_is_enforced():
-    check_transition("queued", "running")
-    with pytest.raises(TransitionError, match="a succeeded job cannot become running"):
-        check_transition("succeeded", "running")
+    assert JOB_MACHINE.next_state("queued", "start") == "running"
+    with pytest.raises(TransitionError, match="a research job in state 'succeeded' cannot take 'start'"):
+        JOB_MACHINE.next_state("succeeded", "start")
 
 
 def test_rule_backtest_stores_results_and_reruns_identically(strategy, people):
@@ -95,8 +95,8 @@ def test_rule_backtest_stores_results_and_reruns_identically(strategy, people):
         "Industrials",
     }
     assert "2017" in first.series["monthly"] and first.series["costs"]["cost"] > 0
-    trail = list(first.events.values_list("from_status", "to_status"))
-    assert trail == [("", "queued"), ("queued", "running"), ("running", "succeeded")]
+    trail = list(first.events.values_list("event", "from_status", "to_status"))
+    assert trail == [("", "", "queued"), ("start", "queued", "running"), ("succeed", "running", "succeeded")]
     assert first.progress == 100 and first.started_at <= first.finished_at
 
 

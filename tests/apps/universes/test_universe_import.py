@@ -131,6 +131,15 @@ def test_unparseable_date_and_reversed_interval_name_their_lines(db, tmp_path):
     assert "line 1233 YYY: end_date 2020-04-30 is not after start_date 2020-05-01" in msg
 
 
+def test_a_symbol_outside_the_ticker_character_set_names_its_line(db, tmp_path):
+    path = _real_rows_plus(tmp_path, "AA;PL,2020-01-02,", "BF-X_Y.Z,2020-01-02,2020-02-03")
+    with pytest.raises(MembershipImportError) as err:
+        membership_import(universe_name="sp500", path=path)
+    msg = str(err.value)
+    assert "line 1232" in msg and "symbol 'AA;PL' is not a ticker: has characters outside A-Z, 0-9" in msg
+    assert "line 1233" not in msg
+
+
 def test_change_removing_a_non_member_is_rejected(db, tmp_path):
     changes = tmp_path / "changes.csv"
     changes.write_text(FJA_CHANGES.read_text() + '2025-12-01,"NEWCO","NOTAMEMBER"\n')

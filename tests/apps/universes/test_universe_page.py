@@ -78,3 +78,22 @@ def test_admin_lists_universes_and_memberships(client, sp500):
     assert client.get(reverse("admin:universes_universe_changelist")).status_code == 200
     resp = client.get(reverse("admin:universes_membership_changelist"), {"q": "JNPR"})
     assert resp.status_code == 200 and "JNPR" in resp.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ("date=garbage", "unknown parameter date: this page takes at (Date), freq (Bars)"),
+        ("bars=5m", "unknown parameter bars: this page takes at (Date), freq (Bars)"),
+        ("at=garbage", "Date (at): Enter a valid date."),
+        ("at=2020-02-30", "Date (at): Enter a valid date."),
+        ("freq=5m", "Bars (freq): Select a valid choice. 5m is not one of the available choices."),
+        ("at=2020-01-02&at=2020-01-03", "parameter given more than once: at"),
+    ],
+)
+def test_bad_query_parameters_get_a_message_and_a_400(client, viewer, sp500, params, message):
+    resp = client.get(reverse("universes:detail", args=["sp500"]) + "?" + params)
+    assert resp.status_code == 400
+    html = resp.content.decode()
+    assert 'id="query-errors"' in html and message in html
+    assert "__all__" not in html

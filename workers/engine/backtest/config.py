@@ -16,6 +16,10 @@ class BacktestConfigError(ValueError):
     """A backtest setting that makes no sense, named."""
 
 
+class BacktestInputError(ValueError):
+    """Inputs the backtest refuses (wrong shape, negative weights, ...), named."""
+
+
 @dataclass(frozen=True)
 class BacktestConfig:
     """How orders become fills.

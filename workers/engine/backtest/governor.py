@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .barloop import peak_drawdown, target_code
+
 NORMAL, CONSERVATIVE, RISK_OFF, HALTED = "normal", "conservative", "risk_off", "halted"
 STATES = (NORMAL, CONSERVATIVE, RISK_OFF, HALTED)
 STATE_CODE = {name: k for k, name in enumerate(STATES)}
@@ -27,6 +29,13 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     RISK_OFF: (HALTED, NORMAL),
     HALTED: (NORMAL,),
 }
+
+
+# The same table as a (from, to) matrix of state codes, for the compiled bar loop.
+ALLOWED = np.zeros((len(STATES), len(STATES)), dtype=np.bool_)
+for _src, _dests in TRANSITIONS.items():
+    for _dst in _dests:
+        ALLOWED[STATE_CODE[_src], STATE_CODE[_dst]] = True
 
 
 class GovernorError(ValueError):
@@ -54,13 +63,18 @@ class GovernorConfig:
             if not (0 <= value <= 1):
                 raise GovernorError(f"{name} must be in [0, 1], got {value!r}")
 
+    @property
+    def thresholds(self) -> np.ndarray:
+        """(conservative, risk_off, halt, recover) drawdowns, the policy's argument."""
+        return np.array([self.conservative_dd, self.risk_off_dd, self.halt_dd, self.recover_dd])
+
+    @property
+    def exposures(self) -> np.ndarray:
+        """Exposure cap per state code (STATES order)."""
+        return np.array([1.0, self.conservative_exposure, self.risk_off_exposure, self.halted_exposure])
+
     def exposure(self, state: str) -> float:
-        return {
-            NORMAL: 1.0,
-            CONSERVATIVE: self.conservative_exposure,
-            RISK_OFF: self.risk_off_exposure,
-            HALTED: self.halted_exposure,
-        }[state]
+        return float(self.exposures[STATE_CODE[state]])
 
 
 STATE_DTYPE = np.dtype(
@@ -73,9 +87,20 @@ class Governor:
 
     def __init__(self, config: GovernorConfig) -> None:
         self.config = config
+        self._thresholds = config.thresholds
         self.state = NORMAL
         self.peak = -np.inf
         self.history: list[tuple[int, str, str, float]] = []
+
+    @classmethod
+    def restore(cls, config: GovernorConfig, *, state: str, peak: float) -> Governor:
+        """A governor resumed from a stored (state, equity peak): the live desk keeps these two
+        between bars instead of the object."""
+        if state not in STATE_CODE:
+            raise GovernorError(f"unknown governor state {state!r}; expected one of {STATES}")
+        governor = cls(config)
+        governor.state, governor.peak = state, float(peak)
+        return governor
 
     @property
     def exposure_cap(self) -> float:
@@ -86,26 +111,11 @@ class Governor:
         return self.state != HALTED
 
     def target_state(self, drawdown: float) -> str:
-        c = self.config
-        if drawdown >= c.halt_dd:
-            deepest = HALTED
-        elif drawdown >= c.risk_off_dd:
-            deepest = RISK_OFF
-        elif drawdown >= c.conservative_dd:
-            deepest = CONSERVATIVE
-        else:
-            deepest = NORMAL
-        if STATE_CODE[deepest] > STATE_CODE[self.state]:
-            return deepest
-        if self.state != NORMAL and drawdown < c.recover_dd:
-            return NORMAL
-        return self.state
+        return STATES[target_code(STATE_CODE[self.state], drawdown, self._thresholds)]
 
     def update(self, bar: int, equity: float) -> float:
         """Feed the equity at bar t; returns the drawdown. Moves state per the table."""
-        if equity > self.peak:
-            self.peak = equity
-        drawdown = 1.0 - equity / self.peak if self.peak > 0 else 1.0
+        self.peak, drawdown = peak_drawdown(float(self.peak), float(equity))
         new = self.target_state(drawdown)
         if new != self.state:
             if new not in TRANSITIONS[self.state]:
@@ -116,3 +126,14 @@ class Governor:
 
     def history_array(self) -> np.ndarray:
         return np.array(self.history, dtype=STATE_DTYPE)
+
+
+def history_from_codes(rows: np.ndarray) -> np.ndarray:
+    """The compiled loop's (bar, from code, to code, drawdown) float rows as a STATE_DTYPE array."""
+    out = np.empty(len(rows), dtype=STATE_DTYPE)
+    names = np.asarray(STATES)
+    out["bar"] = rows[:, 0].astype(np.int64)
+    out["from_state"] = names[rows[:, 1].astype(np.int64)]
+    out["to_state"] = names[rows[:, 2].astype(np.int64)]
+    out["drawdown"] = rows[:, 3]
+    return out

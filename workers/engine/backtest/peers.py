@@ -23,14 +23,11 @@ import numpy as np
 import pandas as pd
 
 from ..costs import CostModel
-from ..datasets import SHARED_DATA, daily_stamp_utc
+from ..market import MARKET_TZ, OHLCV, PRICE_FIELDS, daily_stamp_utc
 from ..panel import Panel
 from ..rules import crossovers, sma
 from .config import BacktestConfig
 from .simulator import run_backtest
-
-CSVDIR = SHARED_DATA / "zipline_samples"
-BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 
 Trade = tuple[str, str, str, float]  # (fill date, symbol, "buy"/"sell", shares)
 
@@ -46,22 +43,14 @@ class PeerRun:
     equity: np.ndarray | None = None  # close-marked equity per bar, when the tool exposes it
 
 
-def load_csvdir(symbol: str) -> pd.DataFrame:
-    """A zipline csvdir sample (date, open, high, low, close, volume, dividend, split)."""
-    path = CSVDIR / f"csvdir_{symbol}.csv"
-    if not path.exists():
-        raise FileNotFoundError(f"zipline csvdir sample {path} is absent")
-    return pd.read_csv(path, parse_dates=["date"])
-
-
 def frames_from_panel(panel: Panel, symbols: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Per-name bar frames (date, OHLCV) of a daily Panel, for names with a bar on every row."""
-    dates = pd.DatetimeIndex(panel.index).tz_localize("UTC").tz_convert("America/New_York")
+    dates = pd.DatetimeIndex(panel.index).tz_localize("UTC").tz_convert(MARKET_TZ)
     dates = dates.tz_localize(None).normalize()
     out = {}
     for sym in symbols if symbols is not None else panel.symbols:
         j = panel.symbols.index(sym)
-        out[sym] = pd.DataFrame({"date": dates, **{c: getattr(panel, c)[:, j] for c in BAR_COLUMNS}})
+        out[sym] = pd.DataFrame({"date": dates, **{c: getattr(panel, c)[:, j] for c in OHLCV}})
     return check_frames(out)
 
 
@@ -73,7 +62,7 @@ def check_frames(frames: Mapping[str, pd.DataFrame] | pd.DataFrame) -> dict[str,
     if not frames:
         raise PeerDataError("no frames given")
     for sym, df in frames.items():
-        missing = [c for c in ("date", *BAR_COLUMNS) if c not in df.columns]
+        missing = [c for c in ("date", *OHLCV) if c not in df.columns]
         if missing:
             raise PeerDataError(f"{sym}: missing columns {missing}")
     return dict(frames)
@@ -88,7 +77,7 @@ def stack_frames(frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
             raise PeerDataError(f"{sym}: dates differ from the first frame's (all names need every bar)")
     out = {
         c: np.ascontiguousarray(np.column_stack([f[c].to_numpy(dtype=np.float64) for f in frames.values()]))
-        for c in BAR_COLUMNS
+        for c in OHLCV
     }
     for c, arr in out.items():
         bad = ~np.isfinite(arr) | (arr <= 0)
@@ -108,9 +97,7 @@ def dyadic_prices(frames: dict[str, pd.DataFrame], *, bits: int = 8) -> dict[str
     q = float(2**bits)
     out = {}
     for sym, df in frames.items():
-        prices = {
-            c: np.round(df[c].to_numpy(dtype=np.float64) * q) / q for c in ("open", "high", "low", "close")
-        }
+        prices = {c: np.round(df[c].to_numpy(dtype=np.float64) * q) / q for c in PRICE_FIELDS}
         out[sym] = df.assign(**prices)
     return check_frames(out)
 
@@ -121,7 +108,7 @@ def frames_panel(frames: dict[str, pd.DataFrame]) -> Panel:
     return Panel(
         index=daily_stamp_utc(bars["date"]).tz_localize(None).values.astype("datetime64[ns]"),
         symbols=tuple(frames),
-        **{c: bars[c] for c in BAR_COLUMNS},
+        **{c: bars[c] for c in OHLCV},
         member=np.ones((T, N), dtype=bool),
         sector=np.full(N, -1),
         benchmark=np.full(T, np.nan),
@@ -203,7 +190,7 @@ def backtrader(frames, *, fast: int, slow: int, cash: float, invest: float, inte
 
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=False)
     for sym, df in frames.items():
-        feed = bt.feeds.PandasData(dataname=df.set_index("date")[list(BAR_COLUMNS)], openinterest=None)
+        feed = bt.feeds.PandasData(dataname=df.set_index("date")[list(OHLCV)], openinterest=None)
         cerebro.adddata(feed, name=sym)
     cerebro.addstrategy(MaCross)
     cerebro.broker.setcash(cash)

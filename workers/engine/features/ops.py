@@ -35,9 +35,14 @@ def default_min_count(window: int) -> int:
 def _moving(fn, x: np.ndarray, window: int, min_count: int | None, **kw) -> np.ndarray:
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
-    if window > len(x):  # too little history for even one full window: undefined everywhere
-        return np.full(x.shape, np.nan)
-    return fn(x, window, min_count=min_count or default_min_count(window), axis=0, **kw)
+    need = min_count or default_min_count(window)
+    if window > len(x):
+        # Fewer rows than one window: the rows before the first are missing values, exactly as
+        # they are at the top of a longer array, so row t has the same value whether the array
+        # ends at t (the live kernel's panel up to t) or runs on (the backtest's whole panel).
+        pad = np.full((window - len(x),) + x.shape[1:], np.nan)
+        return fn(np.concatenate([pad, x]), window, min_count=need, axis=0, **kw)[len(pad) :]
+    return fn(x, window, min_count=need, axis=0, **kw)
 
 
 def rmean(x: np.ndarray, window: int, min_count: int | None = None) -> np.ndarray:
@@ -68,8 +73,13 @@ def last_window(
     matching rolling function gives at its last row, for the live update without the other rows."""
     if lag < 0:
         raise ValueError(f"lag {lag} would read the future")
-    if window + lag > len(x):
-        return np.full((1,) + x.shape[1:], np.nan)
+    need = min_count or default_min_count(window)
+    if window + lag > len(x):  # a partial window (the top of the data): held to min_count like the rolling op
+        win = x[: max(0, len(x) - lag)]
+        count = np.isfinite(win).sum(axis=0)
+        if not len(win) or (count < need).all():
+            return np.full((1,) + x.shape[1:], np.nan)
+        return np.where(count >= need, _NAN_REDUCERS[op](win), np.nan)[None]
     win = x[len(x) - window - lag : len(x) - lag]
     # Fast path: a plain reduction (NaN wherever the window has a gap); only columns with a gap are
     # recomputed NaN-aware and held to min_count. Same values as the rolling op's last row.
@@ -78,7 +88,6 @@ def last_window(
     if gaps.any():
         sub = win[:, gaps]
         count = np.isfinite(sub).sum(axis=0)
-        need = min_count or default_min_count(window)
         value[gaps] = np.where(count >= need, _NAN_REDUCERS[op](sub), np.nan)
     return value[None]
 

@@ -5,7 +5,7 @@ from .artifact import load_model, model_from_dict, model_to_dict, save_model
 from .config import LGBMConfig, ModelError, RidgeConfig, WalkForwardConfig
 from .lgbm import LGBMModel
 from .linear import RidgeModel
-from .report import SignalReport, signal_report
+from .report import SignalReport, signal_report, top_features
 from .transforms import normalise_target, transform_features
 from .walkforward import FoldRecord, WalkForwardResult, fold_bounds, walk_forward
 
@@ -26,6 +26,7 @@ __all__ = [
     "normalise_target",
     "save_model",
     "signal_report",
+    "top_features",
     "transform_features",
     "walk_forward",
 ]

@@ -59,6 +59,14 @@ class SignalReport:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+def top_features(importance: dict[str, float], n: int = 15) -> dict[str, float]:
+    """The `n` most important features, most important first (ties by name, so the pick is
+    stable). Models report importance in catalogue order; the first `n` of that order are not
+    the most important ones."""
+    ranked = sorted(importance.items(), key=lambda kv: (-kv[1], kv[0]))
+    return dict(ranked[:n])
+
+
 def signal_report(
     *,
     signal: np.ndarray,

@@ -49,16 +49,21 @@ DEMO_FILES = (
     DemoFile(
         "bars", "hourly/aitrader_nasdaq100_60min_2025-10_11.csv.gz", {"freq": "1h", "source": "aitrader"}
     ),
-    # Real invalid rows inside: loaded with skip-invalid so the rejects are recorded and shown.
-    DemoFile(
-        "bars",
-        "daily/kaggle_5yr_subset_30sym_2013_2018.csv.gz",
-        {"freq": "1d", "source": "kaggle_5yr", "skip_invalid": True},
-    ),
+    # Pooksoft before Kaggle: the two daily subsets overlap on 9 symbols x 26 sessions
+    # (2018-01-02..2018-02-07) and disagree on all 234 of those bars (volume everywhere, prices on
+    # 40). Pooksoft wins (fixtures/SOURCES.md says why), so it is loaded first and complete.
     DemoFile(
         "bars",
         "daily/pooksoft_subset_10sym_2018_2021_raw_adj_div_split.csv.gz",
         {"freq": "1d", "source": "pooksoft"},
+    ),
+    # Skip-invalid, deliberately: the real invalid row inside and the 234 bars that conflict with
+    # the Pooksoft bars loaded above are skipped and recorded as rejects on the ImportRun (the
+    # stored Pooksoft bars stay). Any other file that conflicts is still rejected as a whole.
+    DemoFile(
+        "bars",
+        "daily/kaggle_5yr_subset_30sym_2013_2018.csv.gz",
+        {"freq": "1d", "source": "kaggle_5yr", "skip_invalid": True},
     ),
 )
 

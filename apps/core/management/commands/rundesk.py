@@ -1,21 +1,47 @@
 """Serve the desk. Embedded mode (no REDIS_URL): one process runs the ASGI server, a Celery worker
-thread on every queue and celery beat. With Redis, only the web server runs here."""
+thread on every queue and celery beat. With Redis, only the web server runs here.
+
+`--demo` (what `make demo` runs) first readies the demo database in the same process: `migrate`
+only when a migration is unapplied, the demo fixtures (each file skipped by its sha256 when already
+imported, see load_demo_data), the demo users when one is missing. A second `make demo` then costs
+one interpreter start instead of four (migrate, load_demo_data, create_demo_users and rundesk each
+paid ~4 s of imports and checks, and create_demo_users re-hashed six passwords: 22 s in all)."""
 
 import os
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+
+from apps.accounts.services import DEMO_PERSONAS
+
+
+def unapplied_migrations() -> int:
+    """How many migrations `migrate` would apply to the default database."""
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
 
 
 class Command(BaseCommand):
-    help = "Serve the desk on http://HOST:PORT (PORT env or --port); embedded worker+beat without Redis."
+    help = (
+        "Serve the desk on http://HOST:PORT (PORT env or --port); embedded worker+beat without Redis. "
+        "--demo: migrate if needed, load the demo fixtures and create the demo users first."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-workers", action="store_true", help="web only, even without Redis")
+        parser.add_argument(
+            "--demo", action="store_true", help="ready the demo database (migrate, fixtures, users) first"
+        )
 
-    def handle(self, *args, host: str, port: int, no_workers: bool, **options):
+    def handle(self, *args, host: str, port: int, no_workers: bool, demo: bool, **options):
+        if demo:
+            self._demo_ready()
         from daphne.cli import CommandLineInterface
 
         from workers.celery import app
@@ -34,3 +60,22 @@ class Command(BaseCommand):
         CommandLineInterface().run(
             ["-b", host, "-p", str(port), "--proxy-headers", "tradingsite.asgi:application"]
         )
+
+    def _demo_ready(self) -> None:
+        pending = unapplied_migrations()
+        if pending:
+            self.stdout.write(f"migrate: {pending} unapplied migration(s)")
+            call_command("migrate", interactive=False, verbosity=0)
+        else:
+            self.stdout.write("migrate: the database is up to date")
+        call_command("load_demo_data", stdout=self.stdout)
+        names = list(DEMO_PERSONAS.values())
+        present = get_user_model().objects.filter(username__in=names).count()
+        if present < len(names):
+            call_command("create_demo_users", stdout=self.stdout)
+        else:
+            # Resetting would re-hash six passwords (seconds of CPU) on every start.
+            self.stdout.write(
+                f"demo users present: {', '.join(names)} (password <name>-hourglass; "
+                "`manage.py create_demo_users` resets them)"
+            )

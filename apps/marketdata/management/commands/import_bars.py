@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.marketdata.models import ImportRun
 from apps.marketdata.services import BarFileError, bars_import
+from workers.engine.market import FREQUENCIES, MARKET_TZ
 
 SHOWN_REJECTS = 10
 
@@ -36,19 +37,20 @@ class _TqdmProgress:
 class Command(BaseCommand):
     help = (
         "Import a long-format bar file (CSV, CSV.gz or Parquet: symbol, timestamp/date, open, high, low, "
-        "close, volume [, dividend_amount, split_coefficient]). Any invalid row rejects the whole file "
-        "unless --skip-invalid. Every attempt is recorded as an ImportRun."
+        "close, volume [, dividend_amount, split_coefficient]). Any invalid row, and any row that conflicts "
+        "with a stored bar (same symbol, frequency and stamp, other prices or volume), rejects the whole "
+        "file unless --skip-invalid. Every attempt is recorded as an ImportRun."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
-        parser.add_argument("--freq", required=True, choices=["1h", "1d"])
+        parser.add_argument("--freq", required=True, choices=FREQUENCIES)
         parser.add_argument("--source", required=True, help="vendor/source name stored on every bar")
+        parser.add_argument("--tz", default=MARKET_TZ, help="time zone of the file's wall-clock stamps")
         parser.add_argument(
-            "--tz", default="America/New_York", help="time zone of the file's wall-clock stamps"
-        )
-        parser.add_argument(
-            "--skip-invalid", action="store_true", help="write the valid rows, record the rejects"
+            "--skip-invalid",
+            action="store_true",
+            help="write the valid new rows; record the invalid and conflicting ones as rejects",
         )
         parser.add_argument(
             "--progress", action="store_true", help="show a progress bar even when not on a TTY"

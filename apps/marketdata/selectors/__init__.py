@@ -1,5 +1,9 @@
 """Market-data reads: point-in-time bar panels, coverage per instrument, import history.
 
+The engine's point-in-time `Panel` of a universe (bars, membership, splits known at t, benchmark)
+is `apps.marketdata.selectors.panel.panel_build`, a submodule this package does not import (it
+reads universe memberships, and the universes app reads this package).
+
 Panels come back as float64 (T x N) frames indexed by UTC bar-end stamps, the engine's currency;
 the Decimal -> float conversion happens in SQL (Cast) so a large panel never builds millions of
 Decimal objects. Missing bars stay NaN: nothing here fills gaps.
@@ -12,19 +16,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from django.conf import settings
 from django.db.models import Count, F, FloatField, Max, Min, Q, QuerySet
 from django.db.models.functions import Cast
 
-from .models import Bar, ImportRun, Instrument
+from workers.engine.market import MARKET_TZ, OHLCV
 
-OHLCV = ("open", "high", "low", "close", "volume")
+from ..models import Bar, ImportRun, Instrument
 
 
 def market_tz() -> ZoneInfo:
-    """The exchange's wall-clock zone (settings.MARKET_TIME_ZONE): bars are stored in UTC and
-    turned into market dates with it."""
-    return ZoneInfo(settings.MARKET_TIME_ZONE)
+    """The exchange's wall-clock zone (the engine's `MARKET_TZ`, the one definition): bars are
+    stored in UTC and turned into market dates with it."""
+    return ZoneInfo(MARKET_TZ)
 
 
 def _bars(

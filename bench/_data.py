@@ -1,7 +1,7 @@
-"""Readers that turn the real data files (../shared/data formats) into engine Panels.
-
-Used by benchmarks, engine tests and research scripts that run without Django. The application
-builds Panels from the database instead (apps/marketdata selectors); both end in `Panel`.
+"""Readers that turn the real data files (../shared/data formats) into engine Panels, for the
+benchmarks and the tests (never the application, which builds Panels from the database with
+`apps.marketdata.selectors.panel`); both end in the same engine `Panel` through the same engine
+helpers (`workers.engine.market`, `workers.engine.panel.wide_panel`).
 
 Membership convention (the same as apps.universes): a name is a member from its start date
 inclusive to its end date exclusive; a blank end date means still a member.
@@ -9,60 +9,29 @@ inclusive to its end date exclusive; a blank end date means still a member.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .corporate_actions import contradicted_splits, split_adjust, vendor_splits
-from .panel import Panel
+from workers.engine.corporate_actions import contradicted_splits, split_adjust, vendor_splits
+from workers.engine.market import daily_stamp_utc, hourly_stamp_utc
+from workers.engine.panel import Panel, wide_panel
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+SHARED_DATA = REPO.parent / "shared" / "data"
 DAILY_PARQUET = SHARED_DATA / "daily" / "pooksoft_sp500_daily_adjusted_1999_2021.parquet"
 MEMBERSHIP_INTERVALS = SHARED_DATA / "membership" / "fja05680_sp500_ticker_start_end.csv"
 SECTORS = SHARED_DATA / "membership" / "gics_sector_union_datasets_history.csv"
 SPY_DAILY = SHARED_DATA / "daily" / "benchmarks" / "spy_daily_from_finfeatures_hourly_2004_2021.csv"
 SPY_HOURLY = SHARED_DATA / "hourly" / "finfeatures_spy_hour_2004_2021.csv"
 NASDAQ_HOURLY = SHARED_DATA / "hourly" / "aitrader_nasdaq100_60min_2025-10_11.csv"
-
-MARKET_TZ = "America/New_York"
-DAILY_CLOSE_TIME = pd.Timedelta(hours=16)
-
-
-def daily_stamp_utc(dates: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """A daily bar is stamped (and known) at the 16:00 New York close of its date, in UTC."""
-    local = pd.DatetimeIndex(pd.to_datetime(dates)).normalize() + DAILY_CLOSE_TIME
-    return local.tz_localize(MARKET_TZ).tz_convert("UTC")
-
-
-def hourly_stamp_utc(stamps: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Hourly bar-end stamps in New York wall-clock time -> UTC (DST-aware)."""
-    return (
-        pd.DatetimeIndex(pd.to_datetime(stamps))
-        .tz_localize(MARKET_TZ, ambiguous="raise", nonexistent="raise")
-        .tz_convert("UTC")
-    )
-
-
-def membership_mask(
-    index_utc: pd.DatetimeIndex, symbols: list[str], intervals: Iterable[tuple[str, object, object]]
-) -> np.ndarray:
-    """(T, N) bool from (symbol, start, end) intervals, evaluated on each bar's New York date:
-    a member from `start` inclusive to `end` exclusive; a blank end (None or "") = still a member.
-    Dates may be strings, `datetime.date` or timestamps (files here, the database in the app)."""
-    dates = index_utc.tz_convert(MARKET_TZ).tz_localize(None).normalize().values
-    col = {s: i for i, s in enumerate(symbols)}
-    mask = np.zeros((len(dates), len(symbols)), dtype=bool)
-    for symbol, start, end in intervals:
-        i = col.get(symbol)
-        if i is None:
-            continue
-        sel = dates >= np.datetime64(pd.Timestamp(start))
-        if end is not None and end != "":
-            sel &= dates < np.datetime64(pd.Timestamp(end))
-        mask[sel, i] = True
-    return mask
+ZIPLINE_CSVDIR = SHARED_DATA / "zipline_samples"
+FIXTURE_DAILY = FIXTURES / "daily" / "pooksoft_subset_10sym_2018_2021_raw_adj_div_split.csv.gz"
+FIXTURE_SPY_DAILY = FIXTURES / "daily" / "spy_daily_from_finfeatures_2004_2021.csv.gz"
+FIXTURE_MEMBERSHIP = FIXTURES / "membership" / "fja05680_sp500_ticker_start_end.csv"
+FIXTURE_SECTORS = FIXTURES / "membership" / "gics_sector_union_datasets_history.csv"
 
 
 def read_membership(path: Path = MEMBERSHIP_INTERVALS) -> pd.DataFrame:
@@ -73,56 +42,6 @@ def read_membership(path: Path = MEMBERSHIP_INTERVALS) -> pd.DataFrame:
 def read_sectors(path: Path = SECTORS) -> dict[str, str]:
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     return dict(zip(df["symbol"], df["sector_last"], strict=True))
-
-
-def wide_panel(
-    long: pd.DataFrame,
-    *,
-    freq: str,
-    benchmark_close: pd.Series | None = None,
-    intervals: pd.DataFrame | None = None,
-    sectors: dict[str, str] | None = None,
-    bars_per_day: int | None = None,
-) -> Panel:
-    """Long bars (symbol, ts [UTC], open, high, low, close, volume) -> Panel.
-
-    Without membership intervals every name is a member wherever it has a bar."""
-    long = long.sort_values(["ts", "symbol"])
-    wide = long.pivot(index="ts", columns="symbol")
-    index = pd.DatetimeIndex(wide.index)
-    symbols = list(wide["close"].columns)
-
-    def arr(name: str) -> np.ndarray:
-        return np.ascontiguousarray(wide[name].to_numpy(dtype=np.float64))
-
-    close = arr("close")
-    member = (
-        membership_mask(index, symbols, intervals.itertuples(index=False, name=None))
-        if intervals is not None
-        else np.isfinite(close)
-    )
-    sector_names = sorted({v for v in (sectors or {}).values() if v})
-    sector_id = {name: k for k, name in enumerate(sector_names)}
-    sector = np.array([sector_id.get((sectors or {}).get(s, ""), -1) for s in symbols], dtype=np.int64)
-    if benchmark_close is not None:
-        bench = benchmark_close.reindex(index).to_numpy(dtype=np.float64)
-    else:
-        bench = np.full(len(index), np.nan)
-    return Panel(
-        index=index.tz_convert("UTC").tz_localize(None).values.astype("datetime64[ns]"),
-        symbols=tuple(symbols),
-        open=arr("open"),
-        high=arr("high"),
-        low=arr("low"),
-        close=close,
-        volume=arr("volume"),
-        member=member,
-        sector=sector,
-        benchmark=bench,
-        freq=freq,
-        bars_per_day=bars_per_day,
-        sector_names=tuple(sector_names),
-    )
 
 
 def daily_sp500_splits(*, path: Path = DAILY_PARQUET, bars: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -154,7 +73,8 @@ def load_daily_sp500(
     Prices are raw cash prices, back-adjusted for splits by default (`adjust_splits`): the backtest
     holds shares and marks them to the close, so a raw 2:1 ex-date would book a fake -50% loss.
     The adjustment uses the splits with an ex-date before `end` (the price level is as of the end
-    of the window). Dividends are not folded into prices (see workers.engine.corporate_actions)."""
+    of the window) and is kept as the panel's `split_factor` (as-traded prices for level rules).
+    Dividends are not folded into prices (see workers.engine.corporate_actions)."""
     cols = ["symbol", "date", "open", "high", "low", "close", "volume"]
     if adjust_splits:
         cols += ["dividend_amount", "split_coefficient"]
@@ -162,22 +82,62 @@ def load_daily_sp500(
     df = df[df["symbol"].astype(str).str.len() > 0]
     if symbols is not None:
         df = df[df["symbol"].isin(symbols)]
+    return _daily_panel(df, start=start, end=end, adjust_splits=adjust_splits, spy=SPY_DAILY)
+
+
+def load_fixture_daily(
+    *, start: str | None = None, end: str | None = None, symbols: list[str] | None = None
+) -> Panel:
+    """The repository's own daily fixture (fixtures/daily/pooksoft_subset_10sym_2018_2021...: ten
+    large caps, raw prices with split coefficients, AAPL 4:1 and TSLA 5:1 on 2020-08-31) as a
+    point-in-time Panel like `load_daily_sp500`, with the fixture SPY, membership and sectors.
+    Always present (no ../shared needed), so tests on it never skip."""
+    df = pd.read_csv(FIXTURE_DAILY)
+    df["date"] = pd.to_datetime(df["date"])
+    if symbols is not None:
+        df = df[df["symbol"].isin(symbols)]
+    return _daily_panel(
+        df,
+        start=start,
+        end=end,
+        adjust_splits=True,
+        spy=FIXTURE_SPY_DAILY,
+        membership=FIXTURE_MEMBERSHIP,
+        sectors=FIXTURE_SECTORS,
+    )
+
+
+def _daily_panel(
+    df: pd.DataFrame,
+    *,
+    start: str | None,
+    end: str | None,
+    adjust_splits: bool,
+    spy: Path,
+    membership: Path = MEMBERSHIP_INTERVALS,
+    sectors: Path = SECTORS,
+) -> Panel:
     splits = daily_sp500_splits(bars=df) if adjust_splits else None
     if start is not None:
         df = df[df["date"] >= pd.Timestamp(start)]
     if end is not None:
         df = df[df["date"] < pd.Timestamp(end)]
+    df = df[["symbol", "date", "open", "high", "low", "close", "volume"]]
     if splits is not None:
         if end is not None:
             splits = splits[splits["ex_date"] < pd.Timestamp(end)]
-        df = split_adjust(df.drop(columns=["dividend_amount", "split_coefficient"]), splits, time_col="date")
+        df = split_adjust(df, splits, time_col="date", keep_factor=True)
     df = df.assign(ts=daily_stamp_utc(df["date"]), volume=df["volume"].astype(np.float64)).drop(
         columns="date"
     )
-    spy = pd.read_csv(SPY_DAILY)
-    bench = pd.Series(spy["close"].to_numpy(dtype=np.float64), index=daily_stamp_utc(spy["date"]))
+    spy_bars = pd.read_csv(spy)
+    bench = pd.Series(spy_bars["close"].to_numpy(dtype=np.float64), index=daily_stamp_utc(spy_bars["date"]))
     return wide_panel(
-        df, freq="1d", benchmark_close=bench, intervals=read_membership(), sectors=read_sectors()
+        df,
+        freq="1d",
+        benchmark_close=bench,
+        intervals=read_membership(membership),
+        sectors=read_sectors(sectors),
     )
 
 
@@ -203,3 +163,11 @@ def load_hourly_csv(
     return wide_panel(
         df[~bench_syms], freq="1h", benchmark_close=bench, sectors=read_sectors(), bars_per_day=bars_per_day
     )
+
+
+def load_csvdir(symbol: str) -> pd.DataFrame:
+    """A zipline csvdir sample (date, open, high, low, close, volume, dividend, split)."""
+    path = ZIPLINE_CSVDIR / f"csvdir_{symbol}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"zipline csvdir sample {path} is absent")
+    return pd.read_csv(path, parse_dates=["date"])

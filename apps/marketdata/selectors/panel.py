@@ -1,5 +1,5 @@
-"""The engine adapter: database rows (Decimal, intervals) -> engine Panel (float64 arrays), and
-engine floats -> JSON for storage.
+"""The point-in-time panel selector: database rows (Decimal, intervals) -> engine Panel (float64
+arrays), used by research runs now and by the live cycle next.
 
 This is the service boundary the house rules talk about: the engine trusts its inputs to be
 finite float64, so everything that could be wrong in the database (a NaN stored in a numeric
@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from django.db.models import F, FloatField, Q
+from django.db.models import F, FloatField
 from django.db.models.functions import Cast
 
-from apps.marketdata.models import Bar, CorporateAction, Instrument
-from apps.marketdata.selectors import market_tz
-from apps.universes.models import Membership, Universe
+from apps.universes.models import Universe
+from apps.universes.selectors import universe_members_history
 from workers.engine.corporate_actions import CorporateActionError, split_adjust
-from workers.engine.datasets import membership_mask
-from workers.engine.panel import FREQUENCIES, Panel, PanelError
+from workers.engine.market import FREQUENCIES, OHLCV, membership_mask
+from workers.engine.panel import Panel, PanelError
+
+from ..models import Bar, CorporateAction, Instrument
+from . import market_tz
 
 BENCHMARK_SYMBOL = "SPY"
-OHLCV = ("open", "high", "low", "close", "volume")
 _MAX_LISTED = 5
 
 
@@ -76,7 +76,8 @@ def _split_adjusted(frame: pd.DataFrame, *, end: dt.date, as_of: dt.datetime | N
     """Back-adjust raw bars for the splits stored as CorporateAction rows (engine
     `split_adjust`): positions are held in shares and marked to the close, so an unadjusted 4:1
     split would book a fake -75% day. Only splits known by the decision time are applied (ex-date
-    before `end`, and not after `as_of`)."""
+    before `end`, and not after `as_of`). The factor is kept (`split_factor` column) so the
+    panel knows each bar's as-traded price."""
     splits = CorporateAction.objects.filter(
         kind=CorporateAction.Kind.SPLIT,
         instrument__symbol__in=frame["symbol"].unique().tolist(),
@@ -89,7 +90,7 @@ def _split_adjusted(frame: pd.DataFrame, *, end: dt.date, as_of: dt.datetime | N
         return frame
     table = pd.DataFrame(rows, columns=["symbol", "ex_date", "ratio"])
     try:
-        return split_adjust(frame, table, time_col="ts")
+        return split_adjust(frame, table, time_col="ts", keep_factor=True)
     except CorporateActionError as exc:
         raise PanelDataError(f"stored splits are unusable: {exc}") from exc
 
@@ -164,6 +165,8 @@ def panel_hash(panel: Panel) -> str:
         h.update(np.ascontiguousarray(np.isnan(arr)).tobytes())
     h.update(np.ascontiguousarray(panel.member).tobytes())
     h.update(np.ascontiguousarray(panel.sector).tobytes())
+    if panel.split_factor is not None:  # (None for panels without splits: their hashes are unchanged)
+        h.update(np.ascontiguousarray(panel.split_factor).tobytes())
     return h.hexdigest()
 
 
@@ -186,12 +189,11 @@ def panel_build(
         raise PanelDataError(f"unknown frequency {frequency!r}; expected one of {FREQUENCIES}")
     if not start < end:
         raise PanelDataError(f"empty date range: start {start} is not before end {end}")
-    memberships = Membership.objects.filter(universe=universe, start_date__lt=end).filter(
-        Q(end_date__isnull=True) | Q(end_date__gt=start)
-    )
-    if symbols is not None:
-        memberships = memberships.filter(symbol__in=symbols)
-    intervals = list(memberships.values_list("symbol", "start_date", "end_date"))
+    intervals = [
+        (m.symbol, m.start_date, m.end_date)
+        for m in universe_members_history(universe, start, end)
+        if symbols is None or m.symbol in symbols
+    ]
     wanted = sorted({s for s, _, _ in intervals})
     if not wanted:
         raise PanelDataError(f"universe {universe.name!r} has no members between {start} and {end}")
@@ -229,6 +231,11 @@ def panel_build(
             freq=frequency,
             bars_per_day=bars_per_day,
             sector_names=tuple(sector_names),
+            split_factor=(
+                np.ascontiguousarray(np.nan_to_num(arr("split_factor"), nan=1.0))
+                if "split_factor" in frame.columns
+                else None
+            ),
         )
     except PanelError as exc:
         raise PanelDataError(f"the engine refuses the panel: {exc}") from exc
@@ -238,34 +245,3 @@ def panel_build(
         members_without_bars=tuple(s for s in wanted if s not in set(names)),
         n_bars=len(frame),
     )
-
-
-def to_json_number(value: float | int | np.floating | np.integer | None) -> float | int | None:
-    """An engine number as a JSON-safe value: NaN/inf -> None (JSON and jsonb cannot hold them)."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    f = float(value)
-    return f if math.isfinite(f) else None
-
-
-def to_json_list(values: np.ndarray) -> list[float | None]:
-    return [to_json_number(v) for v in np.asarray(values, dtype=np.float64).tolist()]
-
-
-def to_json_value(value):
-    """Recursively convert engine output (numpy scalars/arrays, dicts, lists) to plain JSON."""
-    if isinstance(value, dict):
-        return {str(k): to_json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json_value(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [to_json_value(v) for v in value.tolist()]
-    if isinstance(value, (str,)) or value is None:
-        return value
-    if isinstance(value, (np.datetime64, dt.datetime, dt.date, pd.Timestamp)):
-        return pd.Timestamp(value).isoformat()
-    return to_json_number(value)

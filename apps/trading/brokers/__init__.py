@@ -1,0 +1,1 @@
+"""Brokers behind one interface (`base.Broker`): the paper venue (default) and Alpaca."""
