@@ -116,3 +116,14 @@ def test_import_pages_name_the_file_not_its_server_path(client, alice, tmp_path)
     assert "bars-2024.csv" in pages[1] and "gone.csv" in pages[2]
     for html in pages:
         assert str(tmp_path) not in html and str(settings.BASE_DIR) not in html
+
+
+def test_a_successful_login_logs_nothing_and_a_lockout_warns(client, alice, settings, caplog):
+    with caplog.at_level("INFO"):
+        _login(client, "alice", "alice-pw-123")
+    assert [r for r in caplog.records if r.name.startswith("axes")] == []
+    client.post("/accounts/logout/")
+    with caplog.at_level("INFO"):
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            _login(client, "alice", "guess")
+    assert any("Locking out" in r.getMessage() for r in caplog.records if r.name.startswith("axes"))
