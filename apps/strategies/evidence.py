@@ -1,11 +1,13 @@
 """Evidence for promotions and the gates judged on it, read side (no writes: the services and the
 selectors both use it). Runs of other apps are read through a small protocol.
 
-A request stores a JSON snapshot of its evidence (kind, id, status, key metrics, and the sha256 of
-the run's config snapshot) so the record stays readable whatever happens to the runs later; at
-approval the runs are read again from their source so a run that changed (or vanished) since the
-request is judged as it is now — including its config, which the candidate gate compares with the
-version's (see `lifecycle.config_sha256`).
+A request stores a JSON snapshot of its evidence (kind, id, status, key metrics, the sha256 of
+the run's config snapshot, and a digest of the run's whole stored result) so the record stays
+readable whatever happens to the runs later. At approval the runs are read again: a run whose
+stored result no longer has the recorded digest (rewritten or vanished since the request) stops
+the approval and every difference is shown (`evidence_changes`); the gates are judged on the runs
+as they are now — including their config, which the candidate gate compares with the version's
+(see `lifecycle.config_sha256`).
 
 Sources are model labels per evidence kind: backtests are `research.BacktestRun`; paper-trading
 records do not exist yet (the live half of the desk adds its model via

@@ -3,12 +3,12 @@ gates that guard each transition. Both tables are applied by `apps.core.statemac
 update + a LifecycleEvent row) in the services; stage names are `models.Stage`, gate thresholds
 come from `settings.STRATEGY_GATES` (tradingsite/settings/desk.py), each defined once.
 
-The gates are pure functions over plain data (no database): the services gather the evidence items, the gate
-thresholds and the stages a version has entered before, and these functions say whether each
-gate passes, with the value and threshold of every check so a person can see *why*.
+The gates are pure functions over plain data (no database): `evidence.py` gathers the evidence
+items, the gate thresholds and the stages a version has entered before, and these functions say
+whether each gate passes, with the value and threshold of every check so a person can see *why*.
 
 Evidence items follow a small protocol (`.kind`, `.pk`, `.status`, `.metrics`, `.config_sha`),
-satisfied by the `EvidenceItem` snapshot the services build from the research app's runs.
+satisfied by the `EvidenceItem` snapshot `evidence.py` builds from the research app's runs.
 
 Evidence is bound to the configuration it was produced with: a backtest only counts for a version
 whose config snapshot hashes the same (`config_sha256`). Without that, a backtest of config A
