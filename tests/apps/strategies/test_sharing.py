@@ -76,3 +76,24 @@ def test_share_page_offers_quants_only_and_refuses_a_viewer(client, people, mine
     assert (
         client.post(reverse("strategies:share", args=["quinn-ma"]), {"username": "quinn"}).status_code == 403
     )
+
+
+def test_a_viewer_holding_an_edit_grant_cannot_wipe_launch_or_share_over_http(client, people, mine):
+    """The issue's attack: a viewer given edit rights (a grant made before the rule) tries to wipe
+    the config, launch a job and share the strategy on."""
+    from apps.research.models import BacktestRun
+
+    victor = people["victor"]
+    assign_perm("change_strategy", victor, mine)
+    before = dict(type(mine).objects.values("config", "description").get(pk=mine.pk))
+    client.force_login(victor)
+    edit = client.post(
+        reverse("strategies:edit", args=["quinn-ma"]),
+        {"description": "", "kind": "ma_crossover", "universe": "sp500", "frequency": "1d", "config": "{}"},
+    )
+    launch = client.post(reverse("research:backtest_create", args=[mine.pk]))
+    share = client.post(reverse("strategies:share", args=["quinn-ma"]), {"username": "quincy"})
+    assert (edit.status_code, launch.status_code, share.status_code) == (403, 403, 403)
+    assert dict(type(mine).objects.values("config", "description").get(pk=mine.pk)) == before
+    assert not BacktestRun.objects.exists()
+    assert not permissions.can_edit(people["quincy"], mine)
