@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from apps.core.statemachine import StateMachine
+from apps.research.models import Status
 
 from .models import RequestKind, RequestStatus, Stage
 
@@ -70,7 +71,8 @@ REQUEST_MACHINE = StateMachine(
     terminal=frozenset({RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.CANCELLED}),
 )
 
-SUCCEEDED = "succeeded"
+# Evidence counts only from a research job that succeeded (the one spelling: research.models.Status).
+SUCCEEDED = Status.SUCCEEDED
 # Hex digits of a config sha shown to people (the full sha is stored and compared).
 SHORT_SHA = 12
 

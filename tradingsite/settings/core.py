@@ -120,5 +120,12 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # django-axes logs four INFO lines per successful login; failures and lockouts are WARNING.
         "axes": {"level": "WARNING"},
+        # A quiet desk logs nothing routine: Celery's per-task lines ("received", "succeeded in")
+        # and beat's "Sending due task" come every 15 s for the heartbeat alone. Task failures
+        # (ERROR) and beat errors still reach the log; TASK_LOG_LEVEL=INFO brings the rest back (not CELERY_LOG_LEVEL: Celery itself sets that one, numerically).
+        **{
+            name: {"level": env.str("TASK_LOG_LEVEL", default="WARNING")}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
     },
 }
