@@ -4,4 +4,5 @@
 from .core import *
 from .data import *
 from .desk import *
+from .trading import *
 from .workers import *

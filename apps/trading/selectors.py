@@ -1,0 +1,115 @@
+"""Reads of the trading desk: effective risk limits, positions and cash derived from fills, the
+state the pre-trade controls need, and refusals per cycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
+from django.db.models.functions import Coalesce
+
+from apps.trading.brokers.base import OrderSide, OrderStatus
+from apps.trading.controls import AccountState, Limits
+from apps.trading.ledger import Book, FillRow, book_from_fills
+from apps.trading.models import Fill, Order, RiskLimits, TradingAccount
+from apps.trading.orders import WORKING
+
+ZERO = Decimal(0)
+
+
+def risk_limits_effective(*, account: TradingAccount) -> tuple[Limits, int]:
+    """The account's limits (settings defaults overlaid by its overrides) and their version."""
+    row = RiskLimits.objects.filter(account=account).first()
+    overrides = row.overrides if row else {}
+    return Limits.from_mapping({**settings.TRADING_RISK_DEFAULTS, **overrides}), (row.version if row else 0)
+
+
+def account_book(*, account: TradingAccount) -> Book:
+    """Positions (average cost, realised PnL, fees) and cash from every fill of the account."""
+    rows = [
+        FillRow(f["execution_id"], f["symbol"], f["side"], f["qty"], f["price"], f["fee"], f["at"])
+        for f in Fill.objects.filter(account=account).values(
+            "execution_id", "symbol", "side", "qty", "price", "fee", "at"
+        )
+    ]
+    return book_from_fills(rows, starting_cash=account.starting_cash)
+
+
+def order_filled_qty(*, order: Order) -> Decimal:
+    return Fill.objects.filter(order=order).aggregate(q=Coalesce(Sum("qty"), ZERO))["q"]
+
+
+def rejection_streak(*, account: TradingAccount, limit: int) -> int:
+    """How many of the account's most recently sent orders were rejected by the broker in a row
+    (refusals by our own controls were never sent and do not count)."""
+    recent = (
+        Order.objects.filter(account=account, submitted_at__isnull=False)
+        .exclude(status__in=[OrderStatus.SUBMITTED])
+        .order_by("-submitted_at", "-pk")
+        .values_list("status", flat=True)[:limit]
+    )
+    streak = 0
+    for status in recent:
+        if status != OrderStatus.REJECTED:
+            break
+        streak += 1
+    return streak
+
+
+def control_state(
+    *,
+    account: TradingAccount,
+    symbol: str,
+    side: str,
+    bar_time: dt.datetime,
+    marks: Mapping[str, Decimal],
+    day_start_equity: Decimal,
+    limits: Limits,
+) -> AccountState:
+    """Everything `controls.check` needs, read in one place (call it under the account's lock)."""
+    book = account_book(account=account)
+    equity = book.equity(marks)
+    position = book.positions.get(symbol)
+    working = Order.objects.filter(account=account, symbol=symbol, status__in=WORKING)
+    working_buys = working.filter(side=OrderSide.BUY)
+    open_buy_qty = (
+        working_buys.aggregate(q=Coalesce(Sum("qty"), ZERO))["q"]
+        - Fill.objects.filter(order__in=working_buys).aggregate(q=Coalesce(Sum("qty"), ZERO))["q"]
+    )
+    # Orders of this cycle that passed the controls (a refusal was never submitted).
+    cycle = (
+        Order.objects.filter(account=account, bar_time=bar_time)
+        .exclude(status=OrderStatus.REJECTED, submitted_at__isnull=True)
+        .aggregate(
+            n=Count("pk"),
+            notional=Coalesce(
+                Sum(ExpressionWrapper(F("qty") * F("limit_price"), output_field=DecimalField())), ZERO
+            ),
+        )
+    )
+    return AccountState(
+        equity=equity,
+        position_qty=position.qty if position else ZERO,
+        open_buy_qty=open_buy_qty,
+        open_orders_same_side=working.filter(side=side).exclude(bar_time=bar_time).count(),
+        cycle_orders=cycle["n"],
+        cycle_notional=Decimal(cycle["notional"]),
+        rejection_streak=rejection_streak(account=account, limit=limits.max_rejection_streak + 1),
+        intraday_pnl=equity - day_start_equity,
+        day_start_equity=day_start_equity,
+    )
+
+
+def refusals_by_cycle(*, account: TradingAccount, bar_time: dt.datetime) -> dict[str, int]:
+    """Reason code -> number of orders the controls refused in the cycle of `bar_time`."""
+    rows = (
+        Order.objects.filter(
+            account=account, bar_time=bar_time, status=OrderStatus.REJECTED, submitted_at__isnull=True
+        )
+        .values("reason_code")
+        .annotate(n=Count("pk"))
+    )
+    return {r["reason_code"]: r["n"] for r in rows}
