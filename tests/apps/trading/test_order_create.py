@@ -1,0 +1,101 @@
+"""order_create: controls in the order path, the order committed as pending_new or refused with a
+reason code, idempotent per (account, bar, symbol, side), kill-switch trips recorded and raised."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from apps.strategies.models import ModelVersion, Stage
+from apps.trading.brokers.base import OrderStatus
+from apps.trading.models import KillSwitchTrip, MessageWindow, Order, OrderEvent
+from apps.trading.selectors import refusals_by_cycle
+from apps.trading.services import KillSwitchTrip as KillSwitchTripOutcome
+from apps.trading.services import risk_limits_update
+
+from .conftest import BAR, create
+
+D = Decimal
+pytestmark = pytest.mark.django_db
+
+
+def test_passed_order_is_pending_new_with_lineage_and_one_event(account, paper_version):
+    order = create(account, paper_version)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_NEW and order.reason_code == ""
+    assert order.client_order_id == f"hg{account.pk}-202510011400-b-AAPL"
+    assert (order.config_sha256, order.data_hash, order.decision_time) == ("c" * 64, "d" * 64, BAR)
+    assert order.model_version == paper_version and order.limits_version == 1
+    assert list(order.events.values_list("event", "to_status")) == [("create", "pending_new")]
+
+
+def test_retry_returns_the_same_order(account, paper_version):
+    first = create(account, paper_version)
+    again = create(account, paper_version, qty=D(5))  # a retried cycle, even with another size
+    assert again.pk == first.pk and Order.objects.count() == 1
+    assert MessageWindow.objects.get().count == 1
+
+
+def test_refusal_is_a_rejected_order_with_its_reason(account, paper_version):
+    order = create(account, paper_version, qty=D(20_000))
+    assert order.status == OrderStatus.REJECTED and order.reason_code == "max_order_qty"
+    assert list(order.events.values_list("event", "to_status", "source")) == [
+        ("create", "pending_new", "cycle"),
+        ("deny", "rejected", "controls"),
+    ]
+    assert refusals_by_cycle(account=account, bar_time=BAR) == {"max_order_qty": 1}
+    assert MessageWindow.objects.filter(count__gt=0).count() == 0  # a refused order spends no message
+
+
+def test_market_order_is_stored_as_its_protective_limit(account, paper_version):
+    order = create(account, paper_version, type="market", limit_price=None)
+    assert (order.requested_type, order.type, order.limit_price) == ("market", "limit", D("204.00"))
+
+
+def test_version_in_the_wrong_stage_is_refused(account, paper_version):
+    ModelVersion.objects.filter(pk=paper_version.pk).update(stage=Stage.LIVE)
+    paper_version.refresh_from_db()
+    order = create(account, paper_version)
+    assert order.reason_code == "version_not_tradable"
+
+
+def test_cycle_counts_include_this_cycles_passed_orders(account, paper_version, people):
+    risk_limits_update(by=people["rita"], account=account, changes={"max_orders_per_cycle": 2}, reason="test")
+    for symbol in ("AAPL", "MSFT"):
+        assert create(account, paper_version, symbol=symbol, marks={symbol: D(200)}).status == "pending_new"
+    third = create(account, paper_version, symbol="NVDA", marks={"NVDA": D(200)})
+    assert third.reason_code == "max_orders_per_cycle" and third.limits_version == 2
+
+
+def test_intraday_loss_trips_the_kill_switch_after_commit(account, paper_version):
+    with pytest.raises(KillSwitchTripOutcome) as caught:
+        create(account, paper_version, day_start_equity=D(1_040_000))  # equity 1,000,000: 3.8% down
+    trip = KillSwitchTrip.objects.get()
+    assert caught.value.trip == trip and trip.reason_code == "intraday_loss"
+    assert Order.objects.get().reason_code == "intraday_loss"  # committed despite the raise
+
+
+def test_message_rate_limit_refuses_past_the_limit(account, paper_version, people):
+    risk_limits_update(
+        by=people["rita"], account=account, changes={"max_messages_per_minute": 2}, reason="test"
+    )
+    made = [create(account, paper_version, symbol=s, marks={s: D(200)}) for s in ("A", "B", "C")]
+    assert [o.reason_code for o in made] == ["", "", "message_rate"]
+
+
+def test_a_viewer_cannot_place_orders(account, paper_version, people):
+    with pytest.raises(PermissionDenied):
+        create(account, paper_version, by=people["victor"])
+    assert create(account, paper_version, by=people["alice"]).status == "pending_new"
+    assert OrderEvent.objects.get().actor == people["alice"]
+
+
+@pytest.mark.parametrize(
+    "bad", [{"qty": D("NaN")}, {"marks": {"AAPL": D("Infinity")}}, {"decision_price": D(-1)}]
+)
+def test_non_finite_inputs_are_refused_before_anything_is_written(account, paper_version, bad):
+    with pytest.raises(ValueError):
+        create(account, paper_version, **bad)
+    assert not Order.objects.exists()
