@@ -117,8 +117,7 @@ class AccountState:
 
     equity: Decimal
     position_qty: Decimal  # of this symbol, from fills
-    open_buy_qty: Decimal  # of this symbol, in orders still working (not yet filled)
-    open_orders_same_side: int  # working orders for this symbol and side, from earlier cycles
+    open_orders_same_side: int  # open orders for this symbol and side, from earlier cycles
     cycle_orders: int  # orders of this cycle that passed controls so far
     cycle_notional: Decimal
     rejection_streak: int  # consecutive definitive broker rejections, most recent first
@@ -206,7 +205,9 @@ def check(intent: Intent, limits: Limits, state: AccountState) -> Decision:
         if intent.qty > state.position_qty:
             return _refuse(Reason.SELL_EXCEEDS_POSITION, f"sell {intent.qty} > position {state.position_qty}")
     else:
-        exposure = (state.position_qty + state.open_buy_qty + intent.qty) * price
+        # No other buy of this symbol is open here (the duplicate check refused that above), so
+        # the position after this order fills is what is held plus this order.
+        exposure = (state.position_qty + intent.qty) * price
         cap = state.equity * limits.max_position_weight
         if state.equity <= 0 or exposure > cap:
             return _refuse(Reason.MAX_POSITION_WEIGHT, f"position value {exposure} > {cap}")

@@ -63,6 +63,8 @@ ORDER_MACHINE = StateMachine(
 
 # Orders that may still trade at the broker (count toward working quantity and duplicate checks).
 WORKING = frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL})
+# Orders the controls count as open (duplicate-order check): working, or committed and about to be sent.
+OPEN = WORKING | {S.PENDING_NEW}
 # Orders whose submission outcome may be unknown: sent (or about to be) with no broker answer yet.
 IN_FLIGHT = frozenset({S.SUBMITTED})
 

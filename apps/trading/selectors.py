@@ -11,11 +11,11 @@ from django.conf import settings
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import Coalesce
 
-from apps.trading.brokers.base import OrderSide, OrderStatus
+from apps.trading.brokers.base import OrderStatus
 from apps.trading.controls import AccountState, Limits
 from apps.trading.ledger import Book, FillRow, book_from_fills
 from apps.trading.models import Fill, Order, RiskLimits, TradingAccount
-from apps.trading.orders import WORKING
+from apps.trading.orders import OPEN
 
 ZERO = Decimal(0)
 
@@ -73,12 +73,7 @@ def control_state(
     book = account_book(account=account)
     equity = book.equity(marks)
     position = book.positions.get(symbol)
-    working = Order.objects.filter(account=account, symbol=symbol, status__in=WORKING)
-    working_buys = working.filter(side=OrderSide.BUY)
-    open_buy_qty = (
-        working_buys.aggregate(q=Coalesce(Sum("qty"), ZERO))["q"]
-        - Fill.objects.filter(order__in=working_buys).aggregate(q=Coalesce(Sum("qty"), ZERO))["q"]
-    )
+    open_orders = Order.objects.filter(account=account, symbol=symbol, status__in=OPEN)
     # Orders of this cycle that passed the controls (a refusal was never submitted).
     cycle = (
         Order.objects.filter(account=account, bar_time=bar_time)
@@ -93,8 +88,7 @@ def control_state(
     return AccountState(
         equity=equity,
         position_qty=position.qty if position else ZERO,
-        open_buy_qty=open_buy_qty,
-        open_orders_same_side=working.filter(side=side).exclude(bar_time=bar_time).count(),
+        open_orders_same_side=open_orders.filter(side=side).exclude(bar_time=bar_time).count(),
         cycle_orders=cycle["n"],
         cycle_notional=Decimal(cycle["notional"]),
         rejection_streak=rejection_streak(account=account, limit=limits.max_rejection_streak + 1),

@@ -30,7 +30,6 @@ LIMITS = Limits(
 STATE = AccountState(
     equity=D(10_000_000),
     position_qty=D(0),
-    open_buy_qty=D(0),
     open_orders_same_side=0,
     cycle_orders=0,
     cycle_notional=D(0),
@@ -144,13 +143,6 @@ def test_duplicate_working_order_from_an_earlier_cycle_is_refused():
     assert run(state=replace(STATE, open_orders_same_side=0)).passed
 
 
-def test_working_buys_count_toward_position_weight():
-    # 9,999 shares held + 1 working + 100 new at 100 = 1,010,000 > 1,000,000
-    state = replace(STATE, position_qty=D(9_899), open_buy_qty=D(1))
-    assert run(state=state).passed  # 10,000 shares = exactly 1,000,000
-    assert run(state=replace(state, open_buy_qty=D(2))).reason == Reason.MAX_POSITION_WEIGHT
-
-
 @pytest.mark.parametrize("ref", [None, D(0), D("NaN")])
 def test_no_reference_price_refuses(ref):
     assert run(replace(INTENT, reference_price=ref)).reason == Reason.NO_REFERENCE_PRICE
@@ -208,7 +200,6 @@ states = st.builds(
     AccountState,
     equity=st.integers(100_000, 20_000_000).map(D),
     position_qty=st.integers(0, 20_000).map(D),
-    open_buy_qty=st.integers(0, 1_000).map(D),
     open_orders_same_side=st.integers(0, 1),
     cycle_orders=st.integers(0, 12),
     cycle_notional=st.integers(0, 600_000).map(D),

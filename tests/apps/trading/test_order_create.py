@@ -99,3 +99,47 @@ def test_non_finite_inputs_are_refused_before_anything_is_written(account, paper
     with pytest.raises(ValueError):
         create(account, paper_version, **bad)
     assert not Order.objects.exists()
+
+
+def test_cycle_notional_counts_this_cycles_orders(account, paper_version, people):
+    risk_limits_update(
+        by=people["rita"], account=account, changes={"max_notional_per_cycle": "30000"}, reason="t"
+    )
+    assert create(account, paper_version).status == "pending_new"  # 100 x 200 = 20,000
+    second = create(account, paper_version, symbol="MSFT", marks={"MSFT": D(200)})
+    assert second.reason_code == "max_notional_per_cycle"
+    # the next cycle starts from zero
+    assert (
+        create(
+            account, paper_version, bar_time=BAR.replace(hour=15), symbol="MSFT", marks={"MSFT": D(200)}
+        ).reason_code
+        == ""
+    )
+
+
+def test_open_order_from_an_earlier_cycle_blocks_a_duplicate(account, paper_version):
+    from apps.trading.services import order_transition
+
+    first = create(account, paper_version)  # pending_new: committed, about to be sent
+    assert create(account, paper_version, bar_time=BAR.replace(hour=15)).reason_code == "duplicate_order"
+    order_transition(order=first, event="submit", source="test")
+    assert create(account, paper_version, bar_time=BAR.replace(hour=16)).reason_code == "duplicate_order"
+    order_transition(order=first, event="cancel", source="test")
+    assert create(account, paper_version, bar_time=BAR.replace(hour=17)).reason_code == ""
+
+
+def test_position_weight_counts_filled_shares(account, paper_version):
+    from apps.trading.services import fill_record, order_transition
+
+    from .conftest import broker_fill
+
+    first = create(account, paper_version, qty=D(400))  # 80,000 of 1,000,000: 8%
+    order_transition(order=first, event="submit", source="test")
+    fill_record(order=first, fill=broker_fill(first, "E-1", 400), source="test")
+    # equity 999,999.99 after the fee: 10% = 99,999.999; 400 held + 99 = 99,800 passes
+    ok = create(account, paper_version, bar_time=BAR.replace(hour=15), qty=D(99))
+    assert ok.reason_code == ""
+    order_transition(order=ok, event="submit", source="test")
+    fill_record(order=ok, fill=broker_fill(ok, "E-2", 99), source="test")  # filled: no longer open
+    too_much = create(account, paper_version, bar_time=BAR.replace(hour=16), qty=D(2))  # 100,200
+    assert too_much.reason_code == "max_position_weight"
