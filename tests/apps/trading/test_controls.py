@@ -227,9 +227,7 @@ def test_random_orders_pass_only_within_every_limit(intent, state):
         if intent.side == "sell":
             assert intent.qty <= state.position_qty
         else:
-            assert (
-                state.position_qty + state.open_buy_qty + intent.qty
-            ) * price <= state.equity * LIMITS.max_position_weight
+            assert (state.position_qty + intent.qty) * price <= state.equity * LIMITS.max_position_weight
     else:
         assert d.reason in Reason and d.detail
         assert d.trip == (d.reason in (Reason.REJECTION_STREAK, Reason.INTRADAY_LOSS))
