@@ -74,7 +74,7 @@ _READ_TRADING = [
     "trading.view_orderevent",
     "trading.view_risklimits",
     "trading.view_risklimitschange",
-    "trading.view_killswitchtrip",
+    "trading.view_controltrip",
 ]
 for _role in ROLES:
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _READ_TRADING

@@ -7,7 +7,7 @@ Interfaces for the live cycle, reconciliation and the kill switch (next session)
   order as `pending_new` or `rejected` with `reason_code` (refusals per cycle:
   `selectors.refusals_by_cycle`). Idempotent per (account, bar_time, symbol, side) through the
   deterministic `orders.client_order_id`. Raises `services.KillSwitchTrip` after commit when a
-  rejection streak or the intraday loss says stop (the `models.KillSwitchTrip` row is the record).
+  rejection streak or the intraday loss says stop (the `models.ControlTrip` row is the record).
 - `services.order_submit(order=, broker=)` outside any transaction; `order_resolve_in_flight`
   for orders left `submitted` (by client order id); `order_report_apply` for every
   `BrokerOrder` / `OrderEventReport` (stream, REST poll, reconciliation); `fill_record`

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import Fill, KillSwitchTrip, Order, OrderEvent, RiskLimitsChange, TradingAccount
+from .models import ControlTrip, Fill, Order, OrderEvent, RiskLimitsChange, TradingAccount
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -94,6 +94,6 @@ class RiskLimitsChangeAdmin(ReadOnlyAdmin):
     list_display = ["at", "account", "version", "changed_by", "reason"]
 
 
-@admin.register(KillSwitchTrip)
-class KillSwitchTripAdmin(ReadOnlyAdmin):
+@admin.register(ControlTrip)
+class ControlTripAdmin(ReadOnlyAdmin):
     list_display = ["at", "account", "reason_code", "detail", "order"]

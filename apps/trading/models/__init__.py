@@ -10,14 +10,14 @@ from .accounts import (
     RiskLimitsChange,
     TradingAccount,
 )
-from .orders import Fill, KillSwitchTrip, Order, OrderEvent
+from .orders import ControlTrip, Fill, Order, OrderEvent
 
 __all__ = [
     "AccountModelVersion",
     "BrokerKind",
     "Endpoint",
     "Fill",
-    "KillSwitchTrip",
+    "ControlTrip",
     "MessageWindow",
     "Order",
     "OrderEvent",

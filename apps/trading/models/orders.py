@@ -151,11 +151,11 @@ class OrderEvent(AppendOnlyModel):
         return f"{self.order_id}: {self.event} {self.from_status}->{self.to_status}"
 
 
-class KillSwitchTrip(AppendOnlyModel):
+class ControlTrip(AppendOnlyModel):
     """A control that says "trip the kill switch" (rejection streak, intraday loss). Recorded when
     it fires; the kill switch (next session) reads the unhandled ones and stops the account."""
 
-    account = models.ForeignKey(TradingAccount, on_delete=models.PROTECT, related_name="kill_switch_trips")
+    account = models.ForeignKey(TradingAccount, on_delete=models.PROTECT, related_name="control_trips")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     reason_code = models.CharField(max_length=32)
     detail = models.TextField()

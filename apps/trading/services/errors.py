@@ -5,7 +5,7 @@ from __future__ import annotations
 
 class KillSwitchTrip(Exception):  # noqa: N818 - an outcome the caller must act on, not a fault
     """A control (rejection streak, intraday loss) says the account must stop. Raised by
-    `order_create` AFTER the refused order and the `KillSwitchTrip` row committed; the kill switch
+    `order_create` AFTER the refused order and its `ControlTrip` row committed; the kill switch
     (next session) catches it and stops the account. `trip` is the recorded row, `order` the
     refused order."""
 

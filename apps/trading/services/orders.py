@@ -37,13 +37,12 @@ from apps.trading.brokers.base import (
     TimeInForce,
 )
 from apps.trading.controls import Decision, Intent, Reason, check
-from apps.trading.models import KillSwitchTrip, Order, OrderEvent, TradingAccount
+from apps.trading.models import AccountModelVersion, ControlTrip, Order, OrderEvent, TradingAccount
 from apps.trading.orders import IN_FLIGHT, STALE_REPORTS, STATUS_EVENT, client_order_id
 from apps.trading.selectors import control_state, risk_limits_effective
 
 from .accounts import version_tradable_on
-from .errors import KillSwitchTrip as KillSwitchTripOutcome
-from .errors import UnknownOrder
+from .errors import KillSwitchTrip, UnknownOrder
 from .fills import fill_record
 from .rate import message_take
 from .transitions import order_note, order_transition
@@ -58,6 +57,17 @@ def _finite(name: str, value: Decimal | None, *, positive: bool = True) -> Decim
     if not value.is_finite() or (positive and value <= 0):
         raise ValueError(f"{name} must be a finite positive number, not {value}")
     return value
+
+
+def _version_refusal(*, account: TradingAccount, version: ModelVersion) -> str:
+    """Why `version` may not trade on `account` now ("" when it may): it must be the account's
+    active link and its current stage must match the account's endpoint."""
+    version.refresh_from_db(fields=["stage"])
+    if not AccountModelVersion.objects.filter(account=account, model_version=version, active=True).exists():
+        return f"{version} is not the version account {account.name} trades"
+    if not version_tradable_on(version=version, endpoint=account.endpoint):
+        return f"{version} is in stage {version.stage!r}; account {account.name} is {account.endpoint}"
+    return ""
 
 
 def order_create(
@@ -105,13 +115,9 @@ def order_create(
         if existing is not None:
             return existing
         limits, limits_version = risk_limits_effective(account=account)
-        if model_version is not None and not version_tradable_on(
-            version=model_version, endpoint=account.endpoint
-        ):
-            decision = Decision(
-                reason=Reason.VERSION_NOT_TRADABLE,
-                detail=f"{model_version} is in stage {model_version.stage!r}; account endpoint is {account.endpoint}",
-            )
+        refusal = model_version is not None and _version_refusal(account=account, version=model_version)
+        if refusal:
+            decision = Decision(reason=Reason.VERSION_NOT_TRADABLE, detail=refusal)
         else:
             state = control_state(
                 account=account,
@@ -164,11 +170,11 @@ def order_create(
                 reason_detail=decision.detail,
             )
             if decision.trip:
-                trip = KillSwitchTrip.objects.create(
+                trip = ControlTrip.objects.create(
                     account=account, order=order, reason_code=decision.reason.value, detail=decision.detail
                 )
     if trip is not None:
-        raise KillSwitchTripOutcome(trip, order)
+        raise KillSwitchTrip(trip, order)
     return order
 
 

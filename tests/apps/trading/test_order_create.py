@@ -10,10 +10,9 @@ from django.core.exceptions import PermissionDenied
 
 from apps.strategies.models import ModelVersion, Stage
 from apps.trading.brokers.base import OrderStatus
-from apps.trading.models import KillSwitchTrip, MessageWindow, Order, OrderEvent
+from apps.trading.models import ControlTrip, MessageWindow, Order, OrderEvent
 from apps.trading.selectors import refusals_by_cycle
-from apps.trading.services import KillSwitchTrip as KillSwitchTripOutcome
-from apps.trading.services import risk_limits_update
+from apps.trading.services import KillSwitchTrip, risk_limits_update
 
 from .conftest import BAR, create
 
@@ -54,11 +53,18 @@ def test_market_order_is_stored_as_its_protective_limit(account, paper_version):
     assert (order.requested_type, order.type, order.limit_price) == ("market", "limit", D("204.00"))
 
 
-def test_version_in_the_wrong_stage_is_refused(account, paper_version):
-    ModelVersion.objects.filter(pk=paper_version.pk).update(stage=Stage.LIVE)
-    paper_version.refresh_from_db()
+def test_version_promoted_since_it_was_read_is_refused(account, paper_version):
+    ModelVersion.objects.filter(pk=paper_version.pk).update(stage=Stage.LIVE)  # paper_version is stale
     order = create(account, paper_version)
-    assert order.reason_code == "version_not_tradable"
+    assert order.reason_code == "version_not_tradable" and "stage 'live'" in order.reason_detail
+
+
+def test_version_the_account_does_not_trade_is_refused(account, paper_version, people):
+    from tests.apps.strategies.conftest import make_version
+
+    other = make_version(paper_version.strategy, people["quinn"], stage=Stage.PAPER)
+    order = create(account, other)
+    assert order.reason_code == "version_not_tradable" and "not the version" in order.reason_detail
 
 
 def test_cycle_counts_include_this_cycles_passed_orders(account, paper_version, people):
@@ -70,9 +76,9 @@ def test_cycle_counts_include_this_cycles_passed_orders(account, paper_version, 
 
 
 def test_intraday_loss_trips_the_kill_switch_after_commit(account, paper_version):
-    with pytest.raises(KillSwitchTripOutcome) as caught:
+    with pytest.raises(KillSwitchTrip) as caught:
         create(account, paper_version, day_start_equity=D(1_040_000))  # equity 1,000,000: 3.8% down
-    trip = KillSwitchTrip.objects.get()
+    trip = ControlTrip.objects.get()
     assert caught.value.trip == trip and trip.reason_code == "intraday_loss"
     assert Order.objects.get().reason_code == "intraday_loss"  # committed despite the raise
 
