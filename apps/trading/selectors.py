@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -59,21 +60,54 @@ def rejection_streak(*, account: TradingAccount, limit: int) -> int:
     return streak
 
 
-def control_state(
+@dataclass
+class ControlSnapshot:
+    """The account as the controls see it at the start of one batch of orders (read under the
+    account's row lock), with the cycle's running totals that each passed order adds to."""
+
+    book: Book
+    equity: Decimal
+    day_start_equity: Decimal
+    rejection_streak: int
+    open_sides: set[tuple[str, str]]  # (symbol, side) with an open order from an earlier cycle
+    cycle_orders: int
+    cycle_notional: Decimal
+
+    def state_for(self, symbol: str, side: str) -> AccountState:
+        position = self.book.positions.get(symbol)
+        return AccountState(
+            equity=self.equity,
+            position_qty=position.qty if position else ZERO,
+            open_orders_same_side=int((symbol, side) in self.open_sides),
+            cycle_orders=self.cycle_orders,
+            cycle_notional=self.cycle_notional,
+            rejection_streak=self.rejection_streak,
+            intraday_pnl=self.equity - self.day_start_equity,
+            day_start_equity=self.day_start_equity,
+        )
+
+    def add_passed(self, notional: Decimal) -> None:
+        self.cycle_orders += 1
+        self.cycle_notional += notional
+
+
+def control_snapshot(
     *,
     account: TradingAccount,
-    symbol: str,
-    side: str,
     bar_time: dt.datetime,
     marks: Mapping[str, Decimal],
     day_start_equity: Decimal,
     limits: Limits,
-) -> AccountState:
-    """Everything `controls.check` needs, read in one place (call it under the account's lock)."""
+) -> ControlSnapshot:
+    """Everything `controls.check` needs for a batch of orders of one cycle, in a fixed number of
+    queries (call it under the account's lock)."""
     book = account_book(account=account)
-    equity = book.equity(marks)
-    position = book.positions.get(symbol)
-    open_orders = Order.objects.filter(account=account, symbol=symbol, status__in=OPEN)
+    open_sides = set(
+        Order.objects.filter(account=account, status__in=OPEN)
+        .exclude(bar_time=bar_time)
+        .values_list("symbol", "side")
+        .distinct()
+    )
     # Orders of this cycle that passed the controls (a refusal was never submitted).
     cycle = (
         Order.objects.filter(account=account, bar_time=bar_time)
@@ -85,15 +119,14 @@ def control_state(
             ),
         )
     )
-    return AccountState(
-        equity=equity,
-        position_qty=position.qty if position else ZERO,
-        open_orders_same_side=open_orders.filter(side=side).exclude(bar_time=bar_time).count(),
+    return ControlSnapshot(
+        book=book,
+        equity=book.equity(marks),
+        day_start_equity=day_start_equity,
+        rejection_streak=rejection_streak(account=account, limit=limits.max_rejection_streak + 1),
+        open_sides=set(open_sides),
         cycle_orders=cycle["n"],
         cycle_notional=Decimal(cycle["notional"]),
-        rejection_streak=rejection_streak(account=account, limit=limits.max_rejection_streak + 1),
-        intraday_pnl=equity - day_start_equity,
-        day_start_equity=day_start_equity,
     )
 
 

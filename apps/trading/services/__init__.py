@@ -1,15 +1,17 @@
 """Writes of the trading desk (permission first, keyword-only arguments)."""
 
 from .accounts import account_version_link, trading_account_create, version_tradable_on
+from .create import OrderDecision, order_create, orders_create
 from .errors import KillSwitchTrip, UnknownOrder, VersionNotTradable
 from .fills import fill_record, shortfall_bps
 from .limits import risk_limits_update
-from .orders import order_create, order_report_apply, order_resolve_in_flight, order_submit
+from .orders import order_report_apply, order_resolve_in_flight, order_submit
 from .rate import message_take
 from .transitions import order_note, order_transition
 
 __all__ = [
     "KillSwitchTrip",
+    "OrderDecision",
     "UnknownOrder",
     "VersionNotTradable",
     "account_version_link",
@@ -21,6 +23,7 @@ __all__ = [
     "order_resolve_in_flight",
     "order_submit",
     "order_transition",
+    "orders_create",
     "risk_limits_update",
     "shortfall_bps",
     "trading_account_create",

@@ -1,5 +1,5 @@
-"""The order path: create (pre-trade controls, committed as pending_new), submit (the broker error
-contract of apps.trading.brokers.base), resolve orders in flight, apply broker reports.
+"""The order path after creation (services/create.py): submit (the broker error contract of
+apps.trading.brokers.base), resolve orders in flight, apply broker reports.
 
 Never a duplicate order: the client order id is derived from (account, cycle bar, symbol, side)
 and UNIQUE, so `order_create` called again for the same decision returns the row already there,
@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.strategies.models import ModelVersion
 from apps.trading import permissions
 from apps.trading.brokers.base import (
     Broker,
@@ -36,146 +34,15 @@ from apps.trading.brokers.base import (
     OutcomeUnknown,
     TimeInForce,
 )
-from apps.trading.controls import Decision, Intent, Reason, check
-from apps.trading.models import AccountModelVersion, ControlTrip, Order, OrderEvent, TradingAccount
-from apps.trading.orders import IN_FLIGHT, STALE_REPORTS, STATUS_EVENT, client_order_id
-from apps.trading.selectors import control_state, risk_limits_effective
+from apps.trading.models import Order
+from apps.trading.orders import IN_FLIGHT, STALE_REPORTS, STATUS_EVENT
 
-from .accounts import version_tradable_on
-from .errors import KillSwitchTrip, UnknownOrder
+from .create import positive_decimal
+from .errors import UnknownOrder
 from .fills import fill_record
-from .rate import message_take
 from .transitions import order_note, order_transition
 
 log = logging.getLogger(__name__)
-
-
-def _finite(name: str, value: Decimal | None, *, positive: bool = True) -> Decimal | None:
-    if value is None:
-        return None
-    value = Decimal(value)
-    if not value.is_finite() or (positive and value <= 0):
-        raise ValueError(f"{name} must be a finite positive number, not {value}")
-    return value
-
-
-def _version_refusal(*, account: TradingAccount, version: ModelVersion) -> str:
-    """Why `version` may not trade on `account` now ("" when it may): it must be the account's
-    active link and its current stage must match the account's endpoint."""
-    version.refresh_from_db(fields=["stage"])
-    if not AccountModelVersion.objects.filter(account=account, model_version=version, active=True).exists():
-        return f"{version} is not the version account {account.name} trades"
-    if not version_tradable_on(version=version, endpoint=account.endpoint):
-        return f"{version} is in stage {version.stage!r}; account {account.name} is {account.endpoint}"
-    return ""
-
-
-def order_create(
-    *,
-    account: TradingAccount,
-    model_version: ModelVersion | None,
-    bar_time: dt.datetime,
-    symbol: str,
-    side: str,
-    qty: Decimal,
-    type: str = OrderType.LIMIT,
-    limit_price: Decimal | None = None,
-    time_in_force: str = TimeInForce.DAY,
-    marks: Mapping[str, Decimal],
-    day_start_equity: Decimal,
-    decision_price: Decimal | None = None,
-    config_sha256: str = "",
-    data_hash: str = "",
-    decision_time: dt.datetime | None = None,
-    cycle_id: int | None = None,
-    by=None,
-    source: str = "cycle",
-) -> Order:
-    """Run the pre-trade controls and persist the order, committed, as `pending_new` (passed) or
-    `rejected` with its reason code (refused). Idempotent: the same (account, bar, symbol, side)
-    returns the order created the first time, whatever the other arguments.
-
-    `marks` are the last trade / bar close per symbol (the collar's reference and the valuation of
-    the account); `day_start_equity` is the account's equity at the session start (the intraday
-    loss limit's base). Raises `KillSwitchTrip` (after commit) when a rejection streak or the
-    intraday loss says the account must stop; the refused order and the trip row are kept."""
-    permissions.require(by, permissions.PLACE_ORDER, "place orders", system_allowed=True)
-    side = OrderSide(side)
-    cid = client_order_id(account_id=account.pk, bar_time=bar_time, symbol=symbol, side=side)
-    qty = _finite("qty", qty)
-    limit_price = _finite("limit_price", limit_price)
-    decision_price = _finite("decision_price", decision_price)
-    marks = {s: _finite(f"mark of {s}", p) for s, p in marks.items()}
-    trip = None
-    with transaction.atomic():
-        # The account's row lock serialises its order creation: the cycle's counts, the duplicate
-        # check and the position weight are read and acted on by one worker at a time.
-        TradingAccount.objects.select_for_update().filter(pk=account.pk).get()
-        existing = Order.objects.filter(client_order_id=cid).first()
-        if existing is not None:
-            return existing
-        limits, limits_version = risk_limits_effective(account=account)
-        refusal = model_version is not None and _version_refusal(account=account, version=model_version)
-        if refusal:
-            decision = Decision(reason=Reason.VERSION_NOT_TRADABLE, detail=refusal)
-        else:
-            state = control_state(
-                account=account,
-                symbol=symbol,
-                side=side,
-                bar_time=bar_time,
-                marks=marks,
-                day_start_equity=Decimal(day_start_equity),
-                limits=limits,
-            )
-            intent = Intent(symbol, side, qty, OrderType(type), limit_price, marks.get(symbol))
-            decision = check(intent, limits, state)
-            if decision.passed and not message_take(
-                account=account, limit=limits.max_messages_per_minute, now=timezone.now()
-            ):
-                decision = Decision(
-                    reason=Reason.MESSAGE_RATE,
-                    detail=f"{limits.max_messages_per_minute} messages this minute",
-                )
-        order = Order.objects.create(
-            account=account,
-            model_version=model_version,
-            bar_time=bar_time,
-            cycle_id=cycle_id,
-            symbol=symbol,
-            side=side,
-            qty=qty,
-            requested_type=type,
-            type=OrderType.LIMIT if decision.passed else type,
-            limit_price=decision.limit_price if decision.passed else limit_price,
-            time_in_force=time_in_force,
-            client_order_id=cid,
-            decision_price=decision_price,
-            config_sha256=config_sha256,
-            data_hash=data_hash,
-            decision_time=decision_time,
-            limits_version=limits_version,
-        )
-        OrderEvent.objects.create(
-            order=order, event="create", from_status="", to_status=order.status, actor=by, source=source
-        )
-        if not decision.passed:
-            order_transition(
-                order=order,
-                event="deny",
-                source="controls",
-                actor=by,
-                detail=decision.detail,
-                reason_code=decision.reason.value,
-                reason_detail=decision.detail,
-            )
-            if decision.trip:
-                trip = ControlTrip.objects.create(
-                    account=account, order=order, reason_code=decision.reason.value, detail=decision.detail
-                )
-    if trip is not None:
-        raise KillSwitchTrip(trip, order)
-    return order
 
 
 def order_submit(
@@ -197,7 +64,7 @@ def order_submit(
         source=source,
         actor=by,
         submitted_at=timezone.now(),
-        arrival_price=_finite("arrival_price", arrival_price),
+        arrival_price=positive_decimal("arrival_price", arrival_price),
     )
     if not won:  # another worker is submitting it
         order.refresh_from_db()

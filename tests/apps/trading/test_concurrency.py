@@ -67,10 +67,17 @@ def test_same_decision_from_two_threads_is_one_order(account, paper_version):
     assert MessageWindow.objects.get().count == 1
 
 
+def test_last_messages_of_a_minute_are_shared_out_exactly(account):
+    now = dt.datetime(2025, 10, 1, 14, 0, tzinfo=dt.UTC)
+    results = _race(lambda: message_take(account=account, limit=10, now=now, n=4), n=4)
+    assert sorted(results) == [0, 2, 4, 4]
+    assert MessageWindow.objects.get().count == 10
+
+
 def test_last_message_of_a_minute_goes_to_one_thread(account):
     now = dt.datetime(2025, 10, 1, 14, 0, tzinfo=dt.UTC)
     results = _race(lambda: message_take(account=account, limit=3, now=now), n=4)
-    assert sorted(results) == [False, True, True, True]
+    assert sorted(results) == [0, 1, 1, 1]
     assert MessageWindow.objects.get().count == 3
 
 

@@ -149,3 +149,53 @@ def test_position_weight_counts_filled_shares(account, paper_version):
     fill_record(order=ok, fill=broker_fill(ok, "E-2", 99), source="test")  # filled: no longer open
     too_much = create(account, paper_version, bar_time=BAR.replace(hour=16), qty=D(2))  # 100,200
     assert too_much.reason_code == "max_position_weight"
+
+
+def _decisions(*symbols, qty=100):
+    from apps.trading.services import OrderDecision
+
+    return [OrderDecision(s, "buy", D(qty), limit_price=D(200)) for s in symbols]
+
+
+def _batch(account, version, decisions, **kw):
+    from apps.trading.services import orders_create
+
+    symbols = {d.symbol for d in decisions}
+    args = {
+        "account": account,
+        "model_version": version,
+        "bar_time": BAR,
+        "decisions": decisions,
+        "marks": {s: D(200) for s in symbols},
+        "day_start_equity": D(1_000_000),
+    }
+    return orders_create(**{**args, **kw})
+
+
+def test_batch_orders_see_the_ones_before_them(account, paper_version, people):
+    risk_limits_update(by=people["rita"], account=account, changes={"max_orders_per_cycle": 3}, reason="t")
+    out = _batch(account, paper_version, _decisions("A", "B", "C", "D", "E"))
+    assert [o.reason_code for o in out] == ["", "", "", "max_orders_per_cycle", "max_orders_per_cycle"]
+    assert [o.symbol for o in out] == ["A", "B", "C", "D", "E"]
+    again = _batch(account, paper_version, _decisions("A", "B", "C", "D", "E"))  # retried cycle
+    assert [o.pk for o in again] == [o.pk for o in out] and Order.objects.count() == 5
+
+
+def test_batch_message_rate_refuses_the_tail(account, paper_version, people):
+    risk_limits_update(by=people["rita"], account=account, changes={"max_messages_per_minute": 2}, reason="t")
+    out = _batch(account, paper_version, _decisions("A", "B", "C"))
+    assert [o.reason_code for o in out] == ["", "", "message_rate"]
+    assert MessageWindow.objects.get().count == 2
+
+
+def test_batch_trip_is_recorded_once_and_carries_the_orders(account, paper_version):
+    with pytest.raises(KillSwitchTrip) as caught:
+        _batch(account, paper_version, _decisions("A", "B"), day_start_equity=D(1_040_000))
+    assert ControlTrip.objects.count() == 1
+    assert [o.reason_code for o in caught.value.orders] == ["intraday_loss", "intraday_loss"]
+
+
+def test_batch_with_the_same_symbol_and_side_twice_is_refused_whole(account, paper_version):
+    with pytest.raises(ValueError, match="same symbol and side"):
+        _batch(account, paper_version, _decisions("A", "A"))
+    assert not Order.objects.exists()

@@ -71,8 +71,15 @@ def test_bad_changes_are_refused_and_nothing_is_written(account, people, changes
 def test_message_window_allows_exactly_the_limit_per_minute(account, limit):
     now = dt.datetime(2025, 10, 1, 14, 0, 5, tzinfo=dt.UTC)
     taken = [message_take(account=account, limit=limit, now=now) for _ in range(limit + 1)]
-    assert taken == [True] * limit + [False]
-    assert message_take(account=account, limit=limit, now=now + dt.timedelta(minutes=1))  # next minute
+    assert taken == [1] * limit + [0]
+    assert message_take(account=account, limit=limit, now=now + dt.timedelta(minutes=1)) == 1  # next minute
+
+
+def test_message_window_grants_what_is_left(account):
+    now = dt.datetime(2025, 10, 1, 14, 0, tzinfo=dt.UTC)
+    assert message_take(account=account, limit=5, now=now, n=3) == 3
+    assert message_take(account=account, limit=5, now=now, n=3) == 2
+    assert message_take(account=account, limit=5, now=now, n=1) == 0
 
 
 def test_link_needs_matching_stage(people, account):
