@@ -88,6 +88,10 @@ STALE_REPORTS = frozenset(
     | {(S.FILLED, "cancel"), (S.FILLED, "expire")}
 )
 
+# Streamed events that say a cancel request failed (Alpaca's `trade_updates` word; the paper
+# broker uses the same): the order returns from pending_cancel to accepted.
+CANCEL_REJECTED_EVENTS = frozenset({"order_cancel_rejected"})
+
 CLIENT_ORDER_ID_MAX = 48  # Alpaca's limit
 _PREFIX = "hg"
 _MAX_ACCOUNT_ID = 10**14 - 1  # keeps the id within 48 characters with a 16-character symbol

@@ -35,7 +35,7 @@ from apps.trading.brokers.base import (
     TimeInForce,
 )
 from apps.trading.models import Order
-from apps.trading.orders import IN_FLIGHT, STALE_REPORTS, STATUS_EVENT
+from apps.trading.orders import CANCEL_REJECTED_EVENTS, IN_FLIGHT, STALE_REPORTS, STATUS_EVENT
 
 from .create import positive_decimal
 from .errors import UnknownOrder
@@ -159,7 +159,18 @@ def order_report_apply(*, report: BrokerOrder | OrderEventReport, source: str) -
         # The broker has the order and has filled some of it; our status follows the fills we
         # record, but the order is no longer in flight.
         event = "accept" if order.status == OrderStatus.SUBMITTED else None
-    if event is None or order.status == target or (order.status, event) in STALE_REPORTS:
+    if order.status == OrderStatus.PENDING_CANCEL and (
+        (isinstance(report, OrderEventReport) and report.event in CANCEL_REJECTED_EVENTS)
+        or (
+            not isinstance(report, OrderEventReport)
+            and target in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+        )
+    ):
+        # The cancel failed: said by the stream's own event, or by a REST snapshot (the broker's
+        # current state) showing the order still working. A streamed `new` seen after our cancel
+        # request is only late, and stays stale below.
+        event = "cancel_reject"
+    elif event is None or order.status == target or (order.status, event) in STALE_REPORTS:
         return order
     payload = broker_order.raw or {"status": broker_order.broker_status}
     fields = {}

@@ -172,3 +172,29 @@ def test_report_for_an_order_we_never_made(account, paper_version):
     foreign = broker_order(order, S.ACCEPTED)
     with pytest.raises(UnknownOrder):
         order_report_apply(report=replace(foreign, client_order_id="someone-else"), source="stream")
+
+
+def _pending_cancel(account, paper_version):
+    order = create(account, paper_version)
+    order = order_submit(
+        order=order, broker=ScriptedBroker(on_submit=lambda r: broker_order(order, S.ACCEPTED))
+    )
+    order_report_apply(report=report(order, "pending_cancel", S.PENDING_CANCEL), source="stream")
+    return order
+
+
+def test_failed_cancel_from_the_stream_returns_to_accepted(account, paper_version):
+    order = _pending_cancel(account, paper_version)
+    order_report_apply(report=report(order, "new", S.ACCEPTED), source="stream")  # late ack: stale
+    order.refresh_from_db()
+    assert order.status == S.PENDING_CANCEL
+    order_report_apply(report=report(order, "order_cancel_rejected", S.ACCEPTED), source="stream")
+    order.refresh_from_db()
+    assert order.status == S.ACCEPTED and events(order)[-1] == "cancel_reject"
+
+
+def test_failed_cancel_seen_in_a_rest_snapshot_returns_to_accepted(account, paper_version):
+    order = _pending_cancel(account, paper_version)
+    order_report_apply(report=broker_order(order, S.ACCEPTED), source="reconcile")
+    order.refresh_from_db()
+    assert order.status == S.ACCEPTED and events(order)[-1] == "cancel_reject"
