@@ -39,6 +39,53 @@ def account_book(*, account: TradingAccount) -> Book:
     return book_from_fills(rows, starting_cash=account.starting_cash)
 
 
+@dataclass(frozen=True)
+class PositionRow:
+    symbol: str
+    qty: Decimal
+    avg_cost: Decimal
+    mark: Decimal | None  # None: no mark given (valued at cost, unrealised PnL unknown)
+    market_value: Decimal
+    unrealised_pnl: Decimal | None
+    realised_pnl: Decimal  # net of this symbol's fees
+
+
+@dataclass(frozen=True)
+class AccountPnl:
+    cash: Decimal
+    equity: Decimal
+    realised_pnl: Decimal  # net of fees
+    unrealised_pnl: Decimal  # of the marked positions
+    unmarked: list[str]
+    positions: list[PositionRow]
+
+
+def account_pnl(*, account: TradingAccount, marks: Mapping[str, Decimal]) -> AccountPnl:
+    """Cash, equity and PnL of the account at `marks`, with one row per open position."""
+    book = account_book(account=account)
+    rows = [
+        PositionRow(
+            symbol=s,
+            qty=p.qty,
+            avg_cost=p.avg_cost,
+            mark=marks.get(s),
+            market_value=p.qty * marks.get(s, p.avg_cost),
+            unrealised_pnl=p.unrealised_pnl(marks[s]) if s in marks else None,
+            realised_pnl=p.realised_pnl - p.fees,
+        )
+        for s, p in sorted(book.positions.items())
+        if p.qty
+    ]
+    return AccountPnl(
+        cash=book.cash,
+        equity=book.equity(marks),
+        realised_pnl=book.realised_pnl(),
+        unrealised_pnl=book.unrealised_pnl(marks),
+        unmarked=book.unmarked(marks),
+        positions=rows,
+    )
+
+
 def order_filled_qty(*, order: Order) -> Decimal:
     return Fill.objects.filter(order=order).aggregate(q=Coalesce(Sum("qty"), ZERO))["q"]
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from apps.trading.brokers.base import OrderStatus
 from apps.trading.ledger import FillRow, book_from_fills
 from apps.trading.models import Fill, Order, TradingAccount
-from apps.trading.selectors import account_book
+from apps.trading.selectors import account_book, account_pnl
 from apps.trading.services import fill_record, order_report_apply, order_transition
 
 from .conftest import BAR, broker_fill, report
@@ -167,3 +167,25 @@ def test_duplicated_shuffled_delivery_gives_unique_fills_and_positions_sum(peopl
         filled = expected[order.symbol]
         assert order.status != S.FILLED or filled == order.qty
         assert filled < order.qty or order.status == S.FILLED
+
+
+def test_account_pnl_from_recorded_fills(account):
+    buy = _order(account, qty=100)
+    fill_record(order=buy, fill=broker_fill(buy, "E-1", 100, price="200.00"), source="stream")
+    sell = _order(account, side="sell", qty=40, bar=BAR + dt.timedelta(hours=1))
+    fill_record(
+        order=sell,
+        fill=broker_fill(sell, "E-2", 40, price="210.00", at=BAR + dt.timedelta(hours=1)),
+        source="stream",
+    )
+    pnl = account_pnl(account=account, marks={"AAPL": D(205)})
+    (row,) = pnl.positions
+    assert (row.qty, row.avg_cost, row.unrealised_pnl, row.realised_pnl) == (
+        D(60),
+        D(200),
+        D(300),
+        D("399.99"),
+    )
+    assert pnl.cash == D(1_000_000) - 20_000 + 8_400 - D("0.02")
+    assert pnl.equity == pnl.cash + 60 * 205 and pnl.unmarked == []
+    assert account_pnl(account=account, marks={}).unmarked == ["AAPL"]
