@@ -184,7 +184,7 @@ def test_account_pnl_from_recorded_fills(account):
         D(60),
         D(200),
         D(300),
-        D("399.99"),
+        D("399.98"),
     )
     assert pnl.cash == D(1_000_000) - 20_000 + 8_400 - D("0.02")
     assert pnl.equity == pnl.cash + 60 * 205 and pnl.unmarked == []
