@@ -62,3 +62,26 @@ ROLE_PERMISSIONS = MappingProxyType(
         ),
     }
 )
+
+# Trading (apps.trading): everyone on the desk reads accounts, orders and fills; traders place
+# orders; risk officers change an account's pre-trade limits; admins open accounts and link versions.
+_READ_TRADING = [
+    "trading.view_tradingaccount",
+    "trading.view_accountmodelversion",
+    "trading.view_order",
+    "trading.view_fill",
+    "trading.view_orderevent",
+    "trading.view_risklimits",
+    "trading.view_risklimitschange",
+    "trading.view_controltrip",
+]
+for _role in ROLES:
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _READ_TRADING
+ROLE_PERMISSIONS[TRADER] = ROLE_PERMISSIONS[TRADER] + ["trading.add_order"]
+ROLE_PERMISSIONS[RISK_OFFICER] = ROLE_PERMISSIONS[RISK_OFFICER] + ["trading.change_risklimits"]
+ROLE_PERMISSIONS[ADMIN] = ROLE_PERMISSIONS[ADMIN] + [
+    "trading.add_tradingaccount",
+    "trading.add_accountmodelversion",
+    "trading.add_order",
+    "trading.change_risklimits",
+]

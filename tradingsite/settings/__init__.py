@@ -5,4 +5,5 @@ from .core import *
 from .data import *
 from .desk import *
 from .security import *
+from .trading import *
 from .workers import *

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "apps.universes",
     "apps.strategies",
     "apps.research",
+    "apps.trading",
 ]
 
 MIDDLEWARE = [
