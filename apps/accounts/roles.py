@@ -36,36 +36,9 @@ READ_STRATEGIES = (
     "strategies.view_lifecycleevent",
 )
 
-ROLE_PERMISSIONS = MappingProxyType(
-    {
-        VIEWER: (*READ_DATA, *READ_STRATEGIES),
-        TRADER: (*READ_DATA, *READ_STRATEGIES),
-        QUANT: (
-            *READ_DATA,
-            *MANAGE_DATA,
-            "strategies.add_strategy",
-            "strategies.add_promotionrequest",
-            "strategies.view_promotionrequest",
-            "strategies.view_lifecycleevent",
-        ),
-        RISK_OFFICER: (*READ_DATA, *READ_STRATEGIES),
-        APPROVER: (*READ_DATA, *READ_STRATEGIES, "strategies.decide_promotion"),
-        ADMIN: (
-            *READ_DATA,
-            *MANAGE_DATA,
-            *READ_STRATEGIES,
-            "strategies.add_strategy",
-            "strategies.change_strategy",
-            "strategies.delete_strategy",
-            "strategies.add_promotionrequest",
-            "strategies.decide_promotion",
-        ),
-    }
-)
-
 # Trading (apps.trading): everyone on the desk reads accounts, orders and fills; traders place
 # orders; risk officers change an account's pre-trade limits; admins open accounts and link versions.
-_READ_TRADING = [
+READ_TRADING = (
     "trading.view_tradingaccount",
     "trading.view_accountmodelversion",
     "trading.view_order",
@@ -74,14 +47,37 @@ _READ_TRADING = [
     "trading.view_risklimits",
     "trading.view_risklimitschange",
     "trading.view_controltrip",
-]
-for _role in ROLES:
-    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] + _READ_TRADING
-ROLE_PERMISSIONS[TRADER] = ROLE_PERMISSIONS[TRADER] + ["trading.add_order"]
-ROLE_PERMISSIONS[RISK_OFFICER] = ROLE_PERMISSIONS[RISK_OFFICER] + ["trading.change_risklimits"]
-ROLE_PERMISSIONS[ADMIN] = ROLE_PERMISSIONS[ADMIN] + [
-    "trading.add_tradingaccount",
-    "trading.add_accountmodelversion",
-    "trading.add_order",
-    "trading.change_risklimits",
-]
+)
+
+ROLE_PERMISSIONS = MappingProxyType(
+    {
+        VIEWER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING),
+        TRADER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "trading.add_order"),
+        QUANT: (
+            *READ_DATA,
+            *MANAGE_DATA,
+            *READ_TRADING,
+            "strategies.add_strategy",
+            "strategies.add_promotionrequest",
+            "strategies.view_promotionrequest",
+            "strategies.view_lifecycleevent",
+        ),
+        RISK_OFFICER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "trading.change_risklimits"),
+        APPROVER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "strategies.decide_promotion"),
+        ADMIN: (
+            *READ_DATA,
+            *MANAGE_DATA,
+            *READ_STRATEGIES,
+            *READ_TRADING,
+            "strategies.add_strategy",
+            "strategies.change_strategy",
+            "strategies.delete_strategy",
+            "strategies.add_promotionrequest",
+            "strategies.decide_promotion",
+            "trading.add_tradingaccount",
+            "trading.add_accountmodelversion",
+            "trading.add_order",
+            "trading.change_risklimits",
+        ),
+    }
+)
