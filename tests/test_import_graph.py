@@ -8,8 +8,6 @@ import ast
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -150,13 +148,9 @@ def _selector_modules() -> list[str]:
     return [m for m in modules() if "selectors" in m.split(".")]
 
 
-# Selectors importing services outside the research jobs' files when this test was written, left
-# to their owner (apps/strategies). Each xfail is strict: once fixed, the test says to remove it here.
-KNOWN_SELECTOR_IMPORTS = {
-    ("apps.strategies.selectors", "apps.strategies.services.errors"),
-    ("apps.strategies.selectors", "apps.strategies.services.evidence"),
-    ("apps.strategies.selectors", "apps.strategies.services.promotions"),
-}
+# Selectors importing services: none (apps/strategies' evidence reads and errors moved out of its
+# services package, so its selectors import them from below).
+KNOWN_SELECTOR_IMPORTS: set[tuple[str, str]] = set()
 
 
 def _selector_imports_of_services() -> set[tuple[str, str]]:
@@ -167,15 +161,3 @@ def test_selectors_never_import_services():
     assert "apps.research.selectors" in _selector_modules()
     bad = _selector_imports_of_services() - KNOWN_SELECTOR_IMPORTS
     assert not bad, "selectors importing services:\n" + "\n".join(f"{m} imports {t}" for m, t in sorted(bad))
-
-
-@pytest.mark.parametrize(
-    "pair",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=f"known: {p[0]} imports {p[1]}"))
-        for p in sorted(KNOWN_SELECTOR_IMPORTS)
-    ],
-    ids=lambda p: f"{p[0]}->{p[1]}",
-)
-def test_known_selector_import_is_still_to_fix(pair):
-    assert pair not in _selector_imports_of_services()

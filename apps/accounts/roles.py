@@ -1,7 +1,10 @@
-"""The desk's roles and the model permissions each group carries. One table; `roles_sync`
-(services) makes the database match it. Later apps add their permissions here."""
+"""The desk's roles and the model permissions each group carries: one literal table, read-only.
+`roles_sync` (services) makes the database match it. Apps that add permissions add them here, in
+the role's row; nothing patches the table at import time."""
 
 from __future__ import annotations
+
+from types import MappingProxyType
 
 VIEWER = "viewer"
 TRADER = "trader"
@@ -11,55 +14,70 @@ APPROVER = "approver"
 ADMIN = "admin"
 ROLES = (VIEWER, TRADER, QUANT, RISK_OFFICER, APPROVER, ADMIN)
 
-_READ_DATA = [
+READ_DATA = (
     "marketdata.view_instrument",
     "marketdata.view_bar",
     "marketdata.view_corporateaction",
     "marketdata.view_importrun",
     "universes.view_universe",
     "universes.view_membership",
-]
-_MANAGE_DATA = [
+)
+MANAGE_DATA = (
     "marketdata.add_importrun",
     "universes.add_membership",
-]
-
-ROLE_PERMISSIONS: dict[str, list[str]] = {
-    VIEWER: _READ_DATA,
-    TRADER: _READ_DATA,
-    QUANT: _READ_DATA + _MANAGE_DATA,
-    RISK_OFFICER: _READ_DATA,
-    APPROVER: _READ_DATA,
-    ADMIN: _READ_DATA + _MANAGE_DATA,
-}
-
-# Strategies (apps.strategies). Reading is role-wide for the desk's overseers (viewers, traders,
-# risk officers, approvers read every strategy, read-only); quants get no role-wide view: they see
-# and edit the strategies they own or that were shared with them (guardian object permissions).
-_READ_STRATEGIES = [
+)
+# Reading strategies is role-wide for the desk's overseers (viewers, traders, risk officers,
+# approvers read every strategy, read-only); quants get no role-wide view: they see and edit the
+# strategies they own or that were shared with them (guardian object permissions).
+READ_STRATEGIES = (
     "strategies.view_strategy",
     "strategies.view_modelversion",
     "strategies.view_promotionrequest",
     "strategies.view_lifecycleevent",
-]
-ROLE_PERMISSIONS[VIEWER] = ROLE_PERMISSIONS[VIEWER] + _READ_STRATEGIES
-ROLE_PERMISSIONS[TRADER] = ROLE_PERMISSIONS[TRADER] + _READ_STRATEGIES
-ROLE_PERMISSIONS[RISK_OFFICER] = ROLE_PERMISSIONS[RISK_OFFICER] + _READ_STRATEGIES
-ROLE_PERMISSIONS[QUANT] = ROLE_PERMISSIONS[QUANT] + [
-    "strategies.add_strategy",
-    "strategies.add_promotionrequest",
-    "strategies.view_promotionrequest",
-    "strategies.view_lifecycleevent",
-]
-ROLE_PERMISSIONS[APPROVER] = ROLE_PERMISSIONS[APPROVER] + _READ_STRATEGIES + ["strategies.decide_promotion"]
-ROLE_PERMISSIONS[ADMIN] = (
-    ROLE_PERMISSIONS[ADMIN]
-    + _READ_STRATEGIES
-    + [
-        "strategies.add_strategy",
-        "strategies.change_strategy",
-        "strategies.delete_strategy",
-        "strategies.add_promotionrequest",
-        "strategies.decide_promotion",
-    ]
+)
+
+# Trading (apps.trading): everyone on the desk reads accounts, orders and fills; traders place
+# orders; risk officers change an account's pre-trade limits; admins open accounts and link versions.
+READ_TRADING = (
+    "trading.view_tradingaccount",
+    "trading.view_accountmodelversion",
+    "trading.view_order",
+    "trading.view_fill",
+    "trading.view_orderevent",
+    "trading.view_risklimits",
+    "trading.view_risklimitschange",
+    "trading.view_controltrip",
+)
+
+ROLE_PERMISSIONS = MappingProxyType(
+    {
+        VIEWER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING),
+        TRADER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "trading.add_order"),
+        QUANT: (
+            *READ_DATA,
+            *MANAGE_DATA,
+            *READ_TRADING,
+            "strategies.add_strategy",
+            "strategies.add_promotionrequest",
+            "strategies.view_promotionrequest",
+            "strategies.view_lifecycleevent",
+        ),
+        RISK_OFFICER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "trading.change_risklimits"),
+        APPROVER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "strategies.decide_promotion"),
+        ADMIN: (
+            *READ_DATA,
+            *MANAGE_DATA,
+            *READ_STRATEGIES,
+            *READ_TRADING,
+            "strategies.add_strategy",
+            "strategies.change_strategy",
+            "strategies.delete_strategy",
+            "strategies.add_promotionrequest",
+            "strategies.decide_promotion",
+            "trading.add_tradingaccount",
+            "trading.add_accountmodelversion",
+            "trading.add_order",
+            "trading.change_risklimits",
+        ),
+    }
 )

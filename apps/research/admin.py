@@ -1,4 +1,11 @@
+"""Admin for research jobs: read-only. Every job row is evidence (its config, seed, data hash,
+code version, metrics and result series are what the promotion gates and the result pages rely
+on), and its events are an append-only trail, so the admin shows them and changes none. Jobs
+are created through the research services and change status through their state machine."""
+
 from django.contrib import admin
+
+from apps.strategies.admin import ReadOnlyAdmin
 
 from .models import BacktestRun, ParameterSearch, RunEvent, TrainingRun
 
@@ -7,52 +14,39 @@ class RunEventInline(admin.TabularInline):
     model = RunEvent
     extra = 0
     can_delete = False
-    readonly_fields = ("from_status", "to_status", "actor", "reason", "at")
-    fields = readonly_fields
+    fields = ("from_status", "to_status", "actor", "reason", "at")
+    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
-class JobAdmin(admin.ModelAdmin):
+
+class JobAdmin(ReadOnlyAdmin):
     list_display = ("id", "strategy", "status", "progress", "created_by", "created_at", "finished_at")
     list_filter = ("status",)
     search_fields = ("strategy__name",)
-    readonly_fields = (
-        "status",
-        "progress",
-        "progress_message",
-        "error",
-        "config",
-        "seed",
-        "code_version",
-        "celery_task_id",
-        "created_at",
-        "started_at",
-        "finished_at",
-    )
-    exclude = ("series",)
+    exclude = ("series",)  # long result series: shown on the run's page
     inlines = [RunEventInline]
 
 
 @admin.register(BacktestRun)
 class BacktestRunAdmin(JobAdmin):
     list_display = JobAdmin.list_display + ("search", "rank", "score")
-    raw_id_fields = ("strategy", "model_version", "search")
 
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(JobAdmin):
-    raw_id_fields = ("strategy", "model_version")
+    pass
 
 
 @admin.register(ParameterSearch)
 class ParameterSearchAdmin(JobAdmin):
     list_display = JobAdmin.list_display + ("method", "objective", "n_candidates")
-    raw_id_fields = ("strategy",)
 
 
 @admin.register(RunEvent)
-class RunEventAdmin(admin.ModelAdmin):
+class RunEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "backtest", "training", "search", "from_status", "to_status", "actor", "reason")
-    readonly_fields = ("backtest", "training", "search", "from_status", "to_status", "actor", "reason", "at")

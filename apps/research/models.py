@@ -73,6 +73,14 @@ class Job(models.Model):
         return self.status in TERMINAL
 
     @property
+    def succeeded(self) -> bool:
+        return self.status == Status.SUCCEEDED
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == Status.RUNNING
+
+    @property
     def duration_s(self) -> float | None:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()

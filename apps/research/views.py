@@ -169,7 +169,7 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "run": run,
             "kind": "backtests",
-            "charts": _backtest_charts(run) if run.status == "succeeded" else {},
+            "charts": _backtest_charts(run) if run.succeeded else {},
             "can_edit": permissions.can_edit(request.user, run.strategy),
             "events": run.events.select_related("actor"),
             "metrics_rows": _metric_rows(run.metrics),
@@ -226,7 +226,7 @@ def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "kind": "searches",
             "children": children,
             "param_names": param_names,
-            "sensitivity": search_sensitivity(children, param_names) if search.status == "succeeded" else {},
+            "sensitivity": search_sensitivity(children, param_names) if search.succeeded else {},
             "can_edit": permissions.can_edit(request.user, search.strategy),
             "can_apply": permissions.can_create(request.user),
             "events": search.events.select_related("actor"),

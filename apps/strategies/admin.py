@@ -1,50 +1,46 @@
-"""Admin for the strategies app. The lifecycle log is read-only here (no add, change or delete):
-it is appended to by the services only. Stages and request decisions are not editable either —
-they change through the four-eyes services, never by hand."""
+"""Admin for the strategies app: read-only. Strategies are created, edited and shared through the
+validated services (the admin would bypass config validation and the sharing rules); versions,
+their artifacts, hashes and metrics are evidence; stages and request decisions change through the
+four-eyes services; the lifecycle log is appended to by the services only. The admin shows them
+all and changes none."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from guardian.admin import GuardedModelAdmin
 
 from .models import LifecycleEvent, ModelVersion, PromotionRequest, Strategy
 
 
-@admin.register(Strategy)
-class StrategyAdmin(GuardedModelAdmin):
-    list_display = ("name", "kind", "universe", "frequency", "owner", "updated_at")
-    list_filter = ("kind", "frequency")
-    search_fields = ("name", "description")
-    readonly_fields = ("created_at", "updated_at")
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View-only admin for evidence and event rows: no add, no change, no delete, for anyone
+    (superusers included: `has_*_permission` is asked before the user's permissions)."""
 
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
-@admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("strategy", "version", "stage", "code_version", "created_by", "created_at")
-    list_filter = ("stage",)
-    search_fields = ("strategy__name",)
-    readonly_fields = (
-        "strategy",
-        "version",
-        "stage",
-        "artifact",
-        "artifact_sha256",
-        "train_start",
-        "train_end",
-        "data_hash",
-        "code_version",
-        "metrics",
-        "config",
-        "created_by",
-        "created_at",
-    )
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
-    def has_add_permission(self, request):
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
+@admin.register(Strategy)
+class StrategyAdmin(ReadOnlyAdmin):
+    list_display = ("name", "kind", "universe", "frequency", "owner", "updated_at")
+    list_filter = ("kind", "frequency")
+    search_fields = ("name", "description")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    list_display = ("strategy", "version", "stage", "code_version", "created_by", "created_at")
+    list_filter = ("stage",)
+    search_fields = ("strategy__name",)
+
+
 @admin.register(PromotionRequest)
-class PromotionRequestAdmin(admin.ModelAdmin):
+class PromotionRequestAdmin(ReadOnlyAdmin):
     list_display = (
         "pk",
         "model_version",
@@ -56,27 +52,10 @@ class PromotionRequestAdmin(admin.ModelAdmin):
         "decided_by",
     )
     list_filter = ("status", "kind", "to_stage")
-    readonly_fields = [f.name for f in PromotionRequest._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LifecycleEvent)
-class LifecycleEventAdmin(admin.ModelAdmin):
+class LifecycleEventAdmin(ReadOnlyAdmin):
     list_display = ("at", "strategy", "model_version", "action", "from_stage", "to_stage", "actor")
     list_filter = ("action", "to_stage")
     search_fields = ("strategy__name", "reason")
-    readonly_fields = [f.name for f in LifecycleEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

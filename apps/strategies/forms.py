@@ -52,18 +52,10 @@ class StrategyForm(forms.Form):
                     self.add_error("config", f"{path}: {message}" if path else message)
 
 
-class ShareForm(forms.Form):
-    username = forms.ModelChoiceField(queryset=None, to_field_name="username", label="Share with")
-
-    def __init__(self, *args, users, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["username"].queryset = users
-
-
 def evidence_eligibility(run, version) -> str | None:
     """Why a run cannot pass the candidate gate's config check for this version, or None when
     it can: it must have finished and be a run of exactly the version's config."""
-    if run.status != "succeeded":
+    if not run.succeeded:
         return f"not finished ({run.status})"
     if not isinstance(run.config, dict) or config_sha256(run.config) != config_sha256(version.config or {}):
         changes = config_diff(version.config or {}, run.config if isinstance(run.config, dict) else {})

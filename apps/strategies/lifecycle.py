@@ -1,11 +1,14 @@
-"""The model-version lifecycle: the one transition table and the gates that guard it.
+"""The model-version lifecycle: the one transition table, the promotion requests' table, and the
+gates that guard each transition. Both tables are applied by `apps.core.statemachine` (conditional
+update + a LifecycleEvent row) in the services; stage names are `models.Stage`, gate thresholds
+come from `settings.STRATEGY_GATES` (tradingsite/settings/desk.py), each defined once.
 
-Pure functions over plain data (no database): the services gather the evidence items, the gate
-thresholds and the stages a version has entered before, and these functions say whether each
-gate passes, with the value and threshold of every check so a person can see *why*.
+The gates are pure functions over plain data (no database): `evidence.py` gathers the evidence
+items, the gate thresholds and the stages a version has entered before, and these functions say
+whether each gate passes, with the value and threshold of every check so a person can see *why*.
 
 Evidence items follow a small protocol (`.kind`, `.pk`, `.status`, `.metrics`, `.config_sha`),
-satisfied by the `EvidenceItem` snapshot the services build from the research app's runs.
+satisfied by the `EvidenceItem` snapshot `evidence.py` builds from the research app's runs.
 
 Evidence is bound to the configuration it was produced with: a backtest only counts for a version
 whose config snapshot hashes the same (`config_sha256`). Without that, a backtest of config A
@@ -21,34 +24,55 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-RESEARCH, CANDIDATE, PAPER, LIVE, RETIRED = "research", "candidate", "paper", "live", "retired"
+from apps.core.statemachine import StateMachine
+from apps.research.models import Status
 
-# (from stage, to stage) -> the gate that must pass. Anything not listed is not a transition.
-# Every transition is a PromotionRequest decided by a second person; entering live demotes the
-# previous live version to retired in the same transaction. retired -> live is the rollback and
-# its gate only admits versions that have been live before.
-TRANSITIONS: dict[tuple[str, str], str] = {
-    (RESEARCH, CANDIDATE): "backtest_oos",
-    (CANDIDATE, PAPER): "was_candidate",
-    (PAPER, LIVE): "paper_tracking",
-    (RETIRED, LIVE): "previously_live",
-    (RESEARCH, RETIRED): "none",
-    (CANDIDATE, RETIRED): "none",
-    (PAPER, RETIRED): "none",
-    (LIVE, RETIRED): "none",
+from .models import RequestKind, RequestStatus, Stage
+
+RESEARCH, CANDIDATE, PAPER, LIVE, RETIRED = (
+    Stage.RESEARCH,
+    Stage.CANDIDATE,
+    Stage.PAPER,
+    Stage.LIVE,
+    Stage.RETIRED,
+)
+# The events of a model version's stage are the kinds of request that move it.
+PROMOTE, ROLLBACK, RETIRE = RequestKind.PROMOTE, RequestKind.ROLLBACK, RequestKind.RETIRE
+
+# The one table of the model-version lifecycle: (stage, event) -> (next stage, gate that must
+# pass). Anything not listed is not a transition. Every transition is a PromotionRequest decided
+# by a second person; entering live retires the previous live version in the same transaction.
+# retired --rollback--> live is the rollback, and its gate only admits versions that were live.
+LIFECYCLE: dict[tuple[str, str], tuple[str, str]] = {
+    (RESEARCH, PROMOTE): (CANDIDATE, "backtest_oos"),
+    (CANDIDATE, PROMOTE): (PAPER, "was_candidate"),
+    (PAPER, PROMOTE): (LIVE, "paper_tracking"),
+    (RETIRED, ROLLBACK): (LIVE, "previously_live"),
+    (RESEARCH, RETIRE): (RETIRED, "none"),
+    (CANDIDATE, RETIRE): (RETIRED, "none"),
+    (PAPER, RETIRE): (RETIRED, "none"),
+    (LIVE, RETIRE): (RETIRED, "none"),
 }
+STAGE_MACHINE = StateMachine(
+    name="model version",
+    table={key: to for key, (to, _gate) in LIFECYCLE.items()},
+    state_field="stage",
+)
 
-# Desk defaults; settings.STRATEGY_GATES overrides them, a strategy's config `gates` section
-# overrides both.
-DEFAULT_GATE_THRESHOLDS: dict[str, float] = {
-    "min_sharpe": 1.0,
-    "max_drawdown": 0.20,
-    "min_trades": 50,
-    "min_paper_days": 30,
-    "max_tracking_error": 0.05,
-}
+# A promotion request is decided once: approved, rejected, or withdrawn by its requester.
+APPROVE, REJECT, CANCEL = "approve", "reject", "cancel"
+REQUEST_MACHINE = StateMachine(
+    name="promotion request",
+    table={
+        (RequestStatus.PENDING, APPROVE): RequestStatus.APPROVED,
+        (RequestStatus.PENDING, REJECT): RequestStatus.REJECTED,
+        (RequestStatus.PENDING, CANCEL): RequestStatus.CANCELLED,
+    },
+    terminal=frozenset({RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.CANCELLED}),
+)
 
-SUCCEEDED = "succeeded"
+# Evidence counts only from a research job that succeeded (the one spelling: research.models.Status).
+SUCCEEDED = Status.SUCCEEDED
 # Hex digits of a config sha shown to people (the full sha is stored and compared).
 SHORT_SHA = 12
 
@@ -96,16 +120,21 @@ class VersionFacts:
     config_sha: str
 
 
-def request_kind(from_stage: str, to_stage: str) -> str:
-    if to_stage == RETIRED:
-        return "retire"
-    if (from_stage, to_stage) == (RETIRED, LIVE):
-        return "rollback"
-    return "promote"
+class TransitionNotAllowed(ValueError):
+    pass
 
 
 def allowed_targets(from_stage: str) -> list[str]:
-    return [to for (frm, to) in TRANSITIONS if frm == from_stage]
+    return [STAGE_MACHINE.next_state(from_stage, e) for e in STAGE_MACHINE.events_from(from_stage)]
+
+
+def stage_event(from_stage: str, to_stage: str) -> str:
+    """The event (= request kind) that moves a version from `from_stage` to `to_stage`."""
+    for event in STAGE_MACHINE.events_from(from_stage):
+        if STAGE_MACHINE.next_state(from_stage, event) == to_stage:
+            return event
+    allowed = ", ".join(allowed_targets(from_stage)) or "nothing"
+    raise TransitionNotAllowed(f"no transition {from_stage} -> {to_stage}; from {from_stage}: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -252,10 +281,6 @@ GATES = {
 }
 
 
-class TransitionNotAllowed(ValueError):
-    pass
-
-
 def gates_evaluate(
     *,
     from_stage: str,
@@ -267,9 +292,6 @@ def gates_evaluate(
 ) -> list[GateResult]:
     """The gate results for one transition; raises TransitionNotAllowed if it is not in the table.
     `config_sha` is the version's `config_sha256`, which evidence runs must match."""
-    gate = TRANSITIONS.get((from_stage, to_stage))
-    if gate is None:
-        allowed = ", ".join(allowed_targets(from_stage)) or "nothing"
-        raise TransitionNotAllowed(f"no transition {from_stage} -> {to_stage}; from {from_stage}: {allowed}")
+    _to, gate = LIFECYCLE[(from_stage, stage_event(from_stage, to_stage))]
     version = VersionFacts(stages_entered=frozenset(stages_entered), config_sha=config_sha)
     return [GATES[gate](evidence, thresholds, version)]

@@ -1,7 +1,7 @@
 """Strategies, their model versions, promotion requests and the append-only lifecycle log.
 
-The lifecycle rules (which stage may follow which, and which gate guards it) live in one literal
-table in `lifecycle.py`; this module only holds the state and the database-level guarantees that
+The lifecycle rules (which stage may follow which, which gate guards it, how a request is
+decided) live in literal tables in `lifecycle.py`, applied by `apps.core.statemachine`; this module only holds the state and the database-level guarantees that
 must hold even if a service is bypassed: one live version per strategy, one pending request per
 version, no self-decided request, and audit rows that are never rewritten.
 """
@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from apps.core.statemachine import AppendOnlyError, AppendOnlyModel
 from apps.marketdata.models import Frequency
 
 
@@ -57,9 +58,13 @@ def artifact_upload_to(instance: ModelVersion, filename: str) -> str:
     return f"artifacts/{instance.strategy.name}/v{instance.version}/{filename}"
 
 
-class ModelVersion(models.Model):
+class ModelVersion(AppendOnlyModel):
     """One trained (or, for rule strategies, parameterised) version of a strategy with everything
-    needed to reproduce it: config snapshot, training window, data hash and code version."""
+    needed to reproduce it: config snapshot, training window, data hash and code version.
+
+    Evidence: written once, never saved again (its artifact, hashes, metrics and config are what
+    the gates and the live desk rely on). Only its stage moves, by the lifecycle's state machine
+    (a conditional UPDATE, never save())."""
 
     strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="versions")
     version = models.PositiveIntegerField()
@@ -165,15 +170,16 @@ class AppendOnlyQuerySet(models.QuerySet):
     """Bulk update/delete would rewrite history; the audit log only ever grows."""
 
     def update(self, **kwargs):
-        raise PermissionError("the lifecycle log is append-only: rows are never updated")
+        raise AppendOnlyError("the lifecycle log is append-only: rows are never updated")
 
     def delete(self):
-        raise PermissionError("the lifecycle log is append-only: rows are never deleted")
+        raise AppendOnlyError("the lifecycle log is append-only: rows are never deleted")
 
 
-class LifecycleEvent(models.Model):
+class LifecycleEvent(AppendOnlyModel):
     """One row per stage transition or request decision: who, when, from, to, why, on what
-    evidence. Written once by the services, never changed."""
+    evidence. Written once by the services (inside the state machines' transactions), never
+    changed."""
 
     class Action(models.TextChoices):
         REQUESTED = "requested", "requested"
@@ -204,11 +210,3 @@ class LifecycleEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.from_stage}->{self.to_stage}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("the lifecycle log is append-only: rows are never updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("the lifecycle log is append-only: rows are never deleted")

@@ -1,9 +1,18 @@
 """Who may do what with a strategy. Django's ModelBackend answers only global (role) permissions
 and guardian only per-object ones, so every object check here asks both: a role-wide grant
 (viewers read every strategy, admins change every strategy) or a grant on this very strategy
-(owner, or someone it was shared with)."""
+(owner, or a quant it was shared with).
+
+An object grant of `change_strategy` counts only for a user who holds the quant role: editing is
+a quant's job, so a grant that reached anyone else (an old share, a grant made in a shell) gives
+no write access. Sharing itself is the owner's (or an admin's) decision, never an editor's."""
 
 from __future__ import annotations
+
+from guardian.conf import settings as guardian_settings
+
+from apps.accounts.roles import QUANT
+from apps.accounts.selectors import user_has_role
 
 from .models import Strategy
 
@@ -14,8 +23,12 @@ REQUEST = "strategies.add_promotionrequest"
 DECIDE = "strategies.decide_promotion"
 
 
+def _active(user) -> bool:
+    return user is not None and user.is_authenticated and user.is_active
+
+
 def _has(user, perm: str, obj: Strategy | None = None) -> bool:
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not _active(user):
         return False
     return user.has_perm(perm) or (obj is not None and user.has_perm(perm, obj))
 
@@ -25,11 +38,31 @@ def can_view(user, strategy: Strategy) -> bool:
 
 
 def can_edit(user, strategy: Strategy) -> bool:
-    return _has(user, CHANGE, strategy)
+    if not _active(user):
+        return False
+    return user.has_perm(CHANGE) or (is_quant(user) and user.has_perm(CHANGE, strategy))
 
 
 def can_create(user) -> bool:
     return _has(user, ADD)
+
+
+def can_share(user, strategy: Strategy) -> bool:
+    """The owner (while still a quant) or someone who edits every strategy (admins)."""
+    if not _active(user):
+        return False
+    return user.has_perm(CHANGE) or (user.pk == strategy.owner_id and is_quant(user))
+
+
+def is_quant(user) -> bool:
+    return user_has_role(user, QUANT)
+
+
+def can_be_editor(user) -> bool:
+    """Who may be made an editor of a strategy: an active quant, never guardian's anonymous user."""
+    return bool(
+        user.is_active and user.get_username() != guardian_settings.ANONYMOUS_USER_NAME and is_quant(user)
+    )
 
 
 def can_request_promotion(user, strategy: Strategy) -> bool:

@@ -7,10 +7,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user, get_users_with_perms
 
+from . import permissions
+from .errors import LifecycleError
+from .evidence import evidence_changes, evidence_reread, gates_check
 from .models import LifecycleEvent, ModelVersion, PromotionRequest, RequestStatus, Strategy
-from .services.errors import LifecycleError
-from .services.evidence import evidence_reread
-from .services.promotions import gates_check
 
 
 def strategies_visible(user) -> QuerySet[Strategy]:
@@ -39,15 +39,18 @@ def strategy_events(strategy: Strategy, limit: int = 50) -> list[LifecycleEvent]
 
 
 def strategy_collaborators(strategy: Strategy) -> list:
-    """Users holding an object permission on the strategy (owner and those it was shared with)."""
-    return sorted(
-        get_users_with_perms(strategy, only_with_perms_in=["change_strategy"]), key=lambda u: u.username
-    )
+    """Users whose object grant lets them edit the strategy (the owner and the quants it was
+    shared with; a grant held by someone who is not a quant gives no access and is not listed)."""
+    holders = get_users_with_perms(strategy, only_with_perms_in=["change_strategy"])
+    return sorted((u for u in holders if permissions.can_edit(u, strategy)), key=lambda u: u.username)
 
 
 def share_candidates(strategy: Strategy) -> QuerySet:
-    have = {u.pk for u in strategy_collaborators(strategy)}
-    return get_user_model().objects.filter(is_active=True).exclude(pk__in=have).order_by("username")
+    """Who the owner may make an editor: active quants without access yet (never guardian's
+    anonymous user, never a read-only role)."""
+    have = {u.pk for u in strategy_collaborators(strategy)} | {strategy.owner_id}
+    users = get_user_model().objects.filter(is_active=True).exclude(pk__in=have)
+    return users.filter(pk__in=[u.pk for u in users if permissions.can_be_editor(u)]).order_by("username")
 
 
 def requests_pending() -> QuerySet[PromotionRequest]:
@@ -82,3 +85,10 @@ def request_recheck(request: PromotionRequest) -> list[dict]:
         return gates_check(version=version, to_stage=request.to_stage, evidence=evidence)
     except LifecycleError as exc:
         return [{"gate": "transition", "passed": False, "detail": str(exc), "checks": []}]
+
+
+def request_evidence_changes(request: PromotionRequest) -> list[dict]:
+    """How the cited runs' stored results differ from what the request captured (empty when
+    every digest matches); the approval refuses while this is not empty."""
+    evidence = evidence_reread(model_version=request.model_version, snapshot=request.evidence)
+    return evidence_changes(snapshot=request.evidence, now=evidence)

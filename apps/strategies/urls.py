@@ -13,5 +13,6 @@ urlpatterns = [
     path("<slug:name>/edit/", views.edit, name="edit"),
     path("<slug:name>/share/", views.share, name="share"),
     path("<slug:name>/rollback/", views.rollback, name="rollback"),
+    path("<slug:name>/versions/record/", views.version_record, name="version_record"),
     path("<slug:name>/v<int:version>/promote/", views.request_promotion, name="request_promotion"),
 ]

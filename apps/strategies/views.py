@@ -19,9 +19,10 @@ from apps.research.summaries import latest_version_figures, request_review
 
 from . import permissions, selectors
 from .config import ConfigValidationError
-from .forms import DecisionForm, PromotionRequestForm, ShareForm, StrategyForm
+from .forms import DecisionForm, PromotionRequestForm, StrategyForm
 from .lifecycle import allowed_targets
 from .models import ModelVersion, PromotionRequest, Stage, Strategy
+from .registry import strategy_spec
 from .services import (
     GateFailed,
     LifecycleError,
@@ -32,10 +33,12 @@ from .services import (
     promotion_request_create,
     promotion_request_reject,
     rollback_request_create,
+    rule_version_record,
     strategy_create,
     strategy_share,
     strategy_update,
 )
+from .sharing import ShareForm
 from .starters import DEFAULT_STARTER, STARTERS, STARTERS_BY_KEY, starter_config
 
 # Part B (research) may ship buttons for the detail page; shown when the template exists.
@@ -160,9 +163,14 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
             "events": selectors.strategy_events(strategy),
             "can_edit": can_edit,
             "can_request": permissions.can_request_promotion(request.user, strategy),
+            "can_record_version": can_edit and not strategy_spec(strategy.kind).trains,
             "has_retired_live": any(v.stage == Stage.RETIRED for v in versions),
             "collaborators": selectors.strategy_collaborators(strategy),
-            "share_form": ShareForm(users=selectors.share_candidates(strategy)) if can_edit else None,
+            "share_form": (
+                ShareForm(users=selectors.share_candidates(strategy))
+                if permissions.can_share(request.user, strategy)
+                else None
+            ),
             "actions_template": _actions_template(),
             "jobs": strategy_jobs(strategy=strategy),
         },
@@ -171,22 +179,40 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_POST
 def share(request: HttpRequest, name: str) -> HttpResponse:
-    strategy = _strategy_for(request, name, edit=True)
+    strategy = _strategy_for(request, name)
+    if not permissions.can_share(request.user, strategy):
+        raise PermissionDenied(f"only the owner or an admin may share strategy {name}")
     form = ShareForm(request.POST, users=selectors.share_candidates(strategy))
     if form.is_valid():
         user = form.cleaned_data["username"]
-        strategy_share(strategy=strategy, user=user, by=request.user)
-        messages.success(request, f"{strategy.name} shared with {user.username}.")
+        try:
+            strategy_share(strategy=strategy, user=user, by=request.user)
+        except StrategyError as exc:
+            messages.error(request, f"Share: {exc}")
+        else:
+            messages.success(request, f"{user.username} can now edit {strategy.name}.")
     else:
         messages.error(request, "Share: " + "; ".join(e for errs in form.errors.values() for e in errs))
     return redirect("strategies:detail", name=strategy.name)
 
 
+@require_POST
+def version_record(request: HttpRequest, name: str) -> HttpResponse:
+    strategy = _strategy_for(request, name)
+    try:
+        mv = rule_version_record(strategy=strategy, by=request.user)
+    except StrategyError as exc:
+        messages.error(request, f"Version not recorded: {exc}")
+    else:
+        messages.success(request, f"Recorded v{mv.version} of {strategy.name} from its current parameters.")
+    return redirect("strategies:detail", name=strategy.name)
+
+
 def request_promotion(request: HttpRequest, name: str, version: int) -> HttpResponse:
     strategy = _strategy_for(request, name)
-    mv = get_object_or_404(ModelVersion, strategy=strategy, version=version)
     if not permissions.can_request_promotion(request.user, strategy):
         raise PermissionDenied(f"you may not request promotions of {name}")
+    mv = get_object_or_404(ModelVersion, strategy=strategy, version=version)
     runs = evidence_candidates(model_version=mv)
     form = PromotionRequestForm(
         request.POST or None, targets=allowed_targets(mv.stage), runs=runs, version=mv
@@ -223,7 +249,7 @@ def rollback(request: HttpRequest, name: str) -> HttpResponse:
         rollback_request_create(
             strategy=strategy, requested_by=request.user, reason=request.POST.get("reason", "")
         )
-    except (LifecycleError, PermissionDenied) as exc:
+    except LifecycleError as exc:
         messages.error(request, f"Rollback not requested: {exc}")
     else:
         messages.success(request, "Rollback requested; an approver will decide.")
@@ -245,8 +271,11 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def approvals(request: HttpRequest) -> HttpResponse:
     if not permissions.can_decide(request.user):
         raise PermissionDenied("the approvals desk is for approvers")
-    pending = [(req, selectors.request_recheck(req)) for req in selectors.requests_pending()]
-    for req, _ in pending:
+    pending = [
+        (req, selectors.request_recheck(req), selectors.request_evidence_changes(req))
+        for req in selectors.requests_pending()
+    ]
+    for req, _gates, _changes in pending:
         req.review = request_review(req)
     return render(
         request,
@@ -269,7 +298,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     )
     try:
         decide_fn(request=req, by=request.user, reason=form.cleaned_data["reason"])
-    except (LifecycleError, PermissionDenied) as exc:
+    except LifecycleError as exc:
         messages.error(request, f"Request #{pk}: {exc}")
     else:
         verb = "approved" if decide_fn is promotion_request_approve else "rejected"

@@ -56,7 +56,7 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
-        raise MembershipImportError(f"file not found: {path}") from None
+        raise MembershipImportError(f"file not found: {path.name}") from None
     except UnicodeDecodeError as exc:
         raise MembershipImportError(
             f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})"

@@ -27,11 +27,10 @@ def research_worker():
 
 
 def _wait_for_text(page, selector: str, text: str, timeout_s: float = 180) -> None:
-    page.wait_for_function(
-        "([sel, text]) => { const el = document.querySelector(sel); return el && el.innerText.includes(text); }",
-        arg=[selector, text],
-        timeout=timeout_s * 1000,
-    )
+    # A locator, not wait_for_function: the page's CSP forbids the eval Playwright would use. The
+    # live status field, or the header badge once the finished page has reloaded (or was already
+    # finished when it loaded) and no longer shows the live field.
+    page.locator(f"{selector}, h1 .badge", has_text=text).first.wait_for(timeout=timeout_s * 1000)
 
 
 def test_readme_walkthrough(live_server, page, login, screenshot, research_worker):

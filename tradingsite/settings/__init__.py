@@ -4,4 +4,6 @@
 from .core import *
 from .data import *
 from .desk import *
+from .security import *
+from .trading import *
 from .workers import *

@@ -23,17 +23,20 @@ INSTALLED_APPS = [
     "guardian",
     "channels",
     "django_celery_beat",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.marketdata",
     "apps.universes",
     "apps.strategies",
     "apps.research",
+    "apps.trading",
     "apps.paper",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -43,6 +46,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Every page requires login unless the view is marked with login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Login throttling (settings/security.py); last, as django-axes requires.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tradingsite.urls"
@@ -66,6 +71,8 @@ TEMPLATES = [
 ]
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out (username, address) before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -111,5 +118,16 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # django-axes logs four INFO lines per successful login; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+        # A quiet desk logs nothing routine: Celery's per-task lines ("received", "succeeded in")
+        # and beat's "Sending due task" come every 15 s for the heartbeat alone. Task failures
+        # (ERROR) and beat errors still reach the log; TASK_LOG_LEVEL=INFO brings the rest back (not CELERY_LOG_LEVEL: Celery itself sets that one, numerically).
+        **{
+            name: {"level": env.str("TASK_LOG_LEVEL", default="WARNING")}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
+    },
 }

@@ -113,7 +113,7 @@ def bars_import(
         raise BarFileError(f"source must be a name of 1-{SOURCE_MAX_LEN} characters, got {source!r}")
     run = ImportRun(
         kind="bars",
-        file_name=str(path),
+        file_name=path.name,  # never a server path on a page
         frequency=freq,
         source=source,
         source_tz=tz,

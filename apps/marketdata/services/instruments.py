@@ -33,7 +33,7 @@ def _limits() -> dict[str, int]:
 
 def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise BarFileError(f"{path}: no such file")
+        raise BarFileError(f"{path.name}: no such file")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except Exception as exc:
@@ -64,7 +64,7 @@ def instruments_import_sectors(*, path: str | Path, user=None) -> ImportRun:
     path = Path(path)
     run = ImportRun(
         kind="instruments",
-        file_name=str(path),
+        file_name=path.name,  # never a server path on a page
         file_sha256=file_sha256(path) if path.is_file() else "",
         created_by=user if user is not None and user.is_authenticated else None,
     )

@@ -76,7 +76,7 @@ def bar_file_read(path: Path) -> pd.DataFrame:
     one that does not parse; Parquet keeps its typed columns. Extra columns are dropped.
     """
     if not path.is_file():
-        raise BarFileError(f"{path}: no such file")
+        raise BarFileError(f"{path.name}: no such file")
     kind = file_format(path)
     try:
         if kind == "parquet":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,7 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, SoftTimeLimitExceeded):
         return "time limit exceeded: the run took longer than the task's soft time limit"
     tail = "".join(traceback.format_exception(exc)[-3:])
+    tail = re.sub(r'File "(?:[^"]*/)?([^"/]+)"', r'File "\1"', tail)  # no server paths on a page
     return f"{type(exc).__name__}: {exc}\n\n{tail}"[:5000]
 
 

@@ -16,46 +16,23 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import permissions
+from ..errors import EvidenceChanged, GateFailed, LifecycleError, SelfApprovalError
+from ..evidence import evidence_changes, evidence_reread, evidence_resolve, gates_check
 from ..lifecycle import (
+    APPROVE,
+    CANCEL,
     LIVE,
+    REJECT,
+    REQUEST_MACHINE,
+    RETIRE,
     RETIRED,
-    TRANSITIONS,
+    STAGE_MACHINE,
     TransitionNotAllowed,
-    config_sha256,
-    gates_evaluate,
-    request_kind,
+    stage_event,
 )
 from ..models import LifecycleEvent, ModelVersion, PromotionRequest, RequestStatus, Stage, Strategy
-from .errors import GateFailed, LifecycleError, SelfApprovalError
-from .evidence import EvidenceItem, evidence_reread, evidence_resolve, gate_thresholds
 
 Action = LifecycleEvent.Action
-
-
-def stages_entered(version: ModelVersion) -> set[str]:
-    """Stages this version has been moved into, from the log (the log is the history)."""
-    return set(
-        LifecycleEvent.objects.filter(model_version=version, action=Action.TRANSITION).values_list(
-            "to_stage", flat=True
-        )
-    )
-
-
-def gates_check(*, version: ModelVersion, to_stage: str, evidence: list[EvidenceItem]) -> list[dict]:
-    """The gates for moving `version` to `to_stage` on this evidence, judged against the version's
-    own config snapshot (so evidence must be of the configuration the version was built from)."""
-    try:
-        results = gates_evaluate(
-            from_stage=version.stage,
-            to_stage=to_stage,
-            evidence=evidence,
-            thresholds=gate_thresholds(version.strategy),
-            stages_entered=stages_entered(version),
-            config_sha=config_sha256(version.config or {}),
-        )
-    except TransitionNotAllowed as exc:
-        raise LifecycleError(str(exc)) from None
-    return [r.to_dict() for r in results]
 
 
 def _failed(results: list[dict]) -> list[dict]:
@@ -109,18 +86,20 @@ def promotion_request_create(
     reason = _require_reason(reason, "request a promotion")
     if to_stage not in Stage.values:
         raise LifecycleError(f"unknown stage {to_stage!r}; stages: {', '.join(Stage.values)}")
+    try:
+        kind = stage_event(model_version.stage, to_stage)
+    except TransitionNotAllowed as exc:
+        raise LifecycleError(str(exc)) from None
     evidence = evidence_resolve(model_version=model_version, refs=evidence_refs)
     results = gates_check(version=model_version, to_stage=to_stage, evidence=evidence)
     if _failed(results):
-        raise GateFailed(
-            "gate failed: " + "; ".join(f"{r['gate']}: {r['detail']}" for r in _failed(results)), results
-        )
+        raise GateFailed("gate failed: " + _gate_failures(results), results)
     snapshot = [e.snapshot() for e in evidence]
     try:
         with transaction.atomic():
             req = PromotionRequest.objects.create(
                 model_version=model_version,
-                kind=request_kind(model_version.stage, to_stage),
+                kind=kind,
                 from_stage=model_version.stage,
                 to_stage=to_stage,
                 requested_by=requested_by,
@@ -145,7 +124,10 @@ def promotion_request_create(
 
 def rollback_request_create(*, strategy: Strategy, requested_by, reason: str) -> PromotionRequest:
     """Ask to put back the version that was live before the current one (one approval moves it
-    to live and retires the current live version)."""
+    to live and retires the current live version). Permission first: a role that may not ask
+    is refused whatever the strategy's history."""
+    if not permissions.can_request_promotion(requested_by, strategy):
+        raise PermissionDenied(f"{requested_by} may not request a rollback of {strategy.name}")
     previous = (
         LifecycleEvent.objects.filter(
             strategy=strategy,
@@ -174,27 +156,64 @@ def _decision_checks(request: PromotionRequest, by, reason: str, what: str) -> s
     return _require_reason(reason, f"{what} a request")
 
 
-def _transition(*, version: ModelVersion, to_stage: str, actor, reason: str, request, evidence=None) -> None:
-    from_stage = version.stage
-    if (from_stage, to_stage) not in TRANSITIONS:
-        raise LifecycleError(f"no transition {from_stage} -> {to_stage}")
-    version.stage = to_stage
-    version.save(update_fields=["stage"])
-    _log(
-        version=version,
-        action=Action.TRANSITION,
-        from_stage=from_stage,
-        to_stage=to_stage,
-        actor=actor,
-        reason=reason,
-        request=request,
-        evidence=evidence,
-    )
+def _move(*, version: ModelVersion, event: str, actor, reason: str, request, evidence=None) -> None:
+    """Apply `event` to the version's stage through the lifecycle table (conditional update + a
+    transition row in the log, in one transaction)."""
+
+    def record(from_stage: str, to_stage: str) -> None:
+        _log(
+            version=version,
+            action=Action.TRANSITION,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            actor=actor,
+            reason=reason,
+            request=request,
+            evidence=evidence,
+        )
+
+    if not STAGE_MACHINE.allows(version.stage, event):
+        raise LifecycleError(f"{version} cannot take {event!r} from {version.stage}")
+    if not STAGE_MACHINE.apply(version, event, record=record):
+        raise LifecycleError(f"{version} changed stage meanwhile; reject and re-request")
+
+
+def _decide(*, request: PromotionRequest, event: str, by, reason: str, action: str, evidence=None) -> None:
+    """Apply `event` to the request through its table, with the decision fields and the log row."""
+
+    def record(_from: str, _to: str) -> None:
+        _log(
+            version=request.model_version,
+            action=action,
+            from_stage=request.from_stage,
+            to_stage=request.to_stage,
+            actor=by,
+            reason=reason,
+            request=request,
+            evidence=evidence,
+        )
+
+    decided_by = None if event == CANCEL else by
+    if not REQUEST_MACHINE.apply(
+        request,
+        event,
+        record=record,
+        decided_by=decided_by,
+        decided_at=timezone.now(),
+        decision_reason=reason,
+    ):
+        raise LifecycleError(f"request #{request.pk} was decided meanwhile")
+
+
+def _gate_failures(results: list[dict]) -> str:
+    return "; ".join(f"{r['gate']}: {r['detail']}" for r in _failed(results))
 
 
 def promotion_request_approve(*, request: PromotionRequest, by, reason: str) -> PromotionRequest:
     """Approve and carry out a request. Raises (changing nothing) if the requester is deciding,
-    the request is no longer pending, the version moved since, or a gate now fails."""
+    the request is no longer pending, the version moved since, the evidence's stored results
+    differ from what was captured at request time (EvidenceChanged, with every difference), or a
+    gate now fails."""
     reason = _decision_checks(request, by, reason, "approve")
     with transaction.atomic():
         # Lock every version of the strategy in pk order (the same order in every approval, so
@@ -205,7 +224,9 @@ def promotion_request_approve(*, request: PromotionRequest, by, reason: str) -> 
             .filter(strategy_id=request.model_version.strategy_id)
             .order_by("pk")
         }
-        request = PromotionRequest.objects.select_for_update().get(pk=request.pk)
+        request = (
+            PromotionRequest.objects.select_for_update().select_related("model_version").get(pk=request.pk)
+        )
         reason = _decision_checks(request, by, reason, "approve")
         version = versions[request.model_version_id]
         if version.stage != request.from_stage:
@@ -213,80 +234,45 @@ def promotion_request_approve(*, request: PromotionRequest, by, reason: str) -> 
                 f"{version} is {version.stage} now, not {request.from_stage} as when requested; reject and re-request"
             )
         evidence = evidence_reread(model_version=version, snapshot=request.evidence)
+        changes = evidence_changes(snapshot=request.evidence, now=evidence)
+        if changes:
+            raise EvidenceChanged(changes)
         results = gates_check(version=version, to_stage=request.to_stage, evidence=evidence)
         if _failed(results):
-            raise GateFailed(
-                "gate fails at approval: "
-                + "; ".join(f"{r['gate']}: {r['detail']}" for r in _failed(results)),
-                results,
-            )
+            raise GateFailed("gate fails at approval: " + _gate_failures(results), results)
         recheck = {"evidence": [e.snapshot() for e in evidence], "gates": results}
         if request.to_stage == LIVE:
             for other in versions.values():
                 if other.pk != version.pk and other.stage == LIVE:
-                    _transition(
+                    _move(
                         version=other,
-                        to_stage=RETIRED,
+                        event=RETIRE,
                         actor=by,
                         reason=f"superseded by v{version.version} (request #{request.pk})",
                         request=request,
                     )
-        _transition(
-            version=version,
-            to_stage=request.to_stage,
-            actor=by,
-            reason=reason,
-            request=request,
-            evidence=recheck,
-        )
-        request.status = RequestStatus.APPROVED
-        request.decided_by = by
-        request.decided_at = timezone.now()
-        request.decision_reason = reason
-        request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-        _log(
-            version=version,
-            action=Action.APPROVED,
-            from_stage=request.from_stage,
-            to_stage=request.to_stage,
-            actor=by,
-            reason=reason,
-            request=request,
-            evidence=recheck,
+        _move(version=version, event=request.kind, actor=by, reason=reason, request=request, evidence=recheck)
+        request.model_version = version
+        _decide(
+            request=request, event=APPROVE, by=by, reason=reason, action=Action.APPROVED, evidence=recheck
         )
     return request
 
 
-def _close(*, request: PromotionRequest, by, reason: str, status: str, action: str) -> PromotionRequest:
+def _close(*, request: PromotionRequest, by, reason: str, event: str, action: str) -> PromotionRequest:
     with transaction.atomic():
         request = (
             PromotionRequest.objects.select_for_update().select_related("model_version").get(pk=request.pk)
         )
         if request.status != RequestStatus.PENDING:
             raise LifecycleError(f"request #{request.pk} is already {request.status}")
-        request.status = status
-        request.decided_at = timezone.now()
-        request.decision_reason = reason
-        if status == RequestStatus.REJECTED:
-            request.decided_by = by
-        request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
-        _log(
-            version=request.model_version,
-            action=action,
-            from_stage=request.from_stage,
-            to_stage=request.to_stage,
-            actor=by,
-            reason=reason,
-            request=request,
-        )
+        _decide(request=request, event=event, by=by, reason=reason, action=action)
     return request
 
 
 def promotion_request_reject(*, request: PromotionRequest, by, reason: str) -> PromotionRequest:
     reason = _decision_checks(request, by, reason, "reject")
-    return _close(
-        request=request, by=by, reason=reason, status=RequestStatus.REJECTED, action=Action.REJECTED
-    )
+    return _close(request=request, by=by, reason=reason, event=REJECT, action=Action.REJECTED)
 
 
 def promotion_request_cancel(*, request: PromotionRequest, by, reason: str = "") -> PromotionRequest:
@@ -294,6 +280,4 @@ def promotion_request_cancel(*, request: PromotionRequest, by, reason: str = "")
     if by.pk != request.requested_by_id:
         raise PermissionDenied(f"only the requester can cancel request #{request.pk}")
     reason = (reason or "").strip() or "withdrawn by the requester"
-    return _close(
-        request=request, by=by, reason=reason, status=RequestStatus.CANCELLED, action=Action.CANCELLED
-    )
+    return _close(request=request, by=by, reason=reason, event=CANCEL, action=Action.CANCELLED)

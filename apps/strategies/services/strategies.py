@@ -1,7 +1,7 @@
 """Creating, editing and sharing strategies.
 
 Access is object-level (django-guardian): the owner gets view+change on the strategy, sharing
-grants the same to another user. Role-wide read access (viewers, traders, risk officers,
+grants the same to another quant (see permissions.py for who may share with whom). Role-wide read access (viewers, traders, risk officers,
 approvers) comes from the role table, so nobody has to be granted each new strategy by hand.
 """
 
@@ -18,8 +18,8 @@ from apps.universes.models import Universe
 
 from .. import permissions
 from ..config import ConfigValidationError, StrategyConfig, strategy_config_validate
+from ..errors import StrategyError
 from ..models import Strategy
-from .errors import StrategyError
 
 # Path segments of the strategy pages that a strategy name would shadow.
 RESERVED_NAMES = frozenset({"new", "approvals", "requests"})
@@ -91,10 +91,14 @@ def strategy_update(
 
 @transaction.atomic
 def strategy_share(*, strategy: Strategy, user, by) -> Strategy:
-    """Let `user` see and edit `strategy`. Only someone who can edit it may share it."""
-    if not permissions.can_edit(by, strategy):
-        raise PermissionDenied(f"{by} may not share strategy {strategy.name}")
-    if not user.is_active:
-        raise StrategyError(f"user {user} is inactive")
+    """Make `user` an editor of `strategy` (view + change). Only the owner or an admin shares, and
+    only quants can be editors: the read-only roles already read every strategy, and guardian's
+    anonymous user is nobody."""
+    if not permissions.can_share(by, strategy):
+        raise PermissionDenied(f"only the owner or an admin may share strategy {strategy.name}")
+    if not permissions.can_be_editor(user):
+        raise StrategyError(
+            f"{user.get_username()} cannot edit strategies: only active quants can be made editors"
+        )
     _grant(strategy, user)
     return strategy

@@ -10,14 +10,16 @@ import subprocess
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
 
+from .. import permissions
 from ..config import strategy_config_validate
+from ..errors import StrategyError
 from ..models import ModelVersion, Stage, Strategy
 from ..registry import strategy_spec
-from .errors import StrategyError
 
 
 @functools.cache
@@ -65,9 +67,12 @@ def model_version_create(
 ) -> ModelVersion:
     """Record a new version (stage research) with the next version number of its strategy.
 
-    The strategy row is locked while the number is allocated so two jobs finishing together get
+    Permission first: `created_by` (the person recording it, or whoever submitted the training
+    run) must be able to edit the strategy now. The strategy row is locked while the number is allocated so two jobs finishing together get
     distinct numbers. Learned kinds must come with their artifact; rule kinds may have none.
     """
+    if not permissions.can_edit(created_by, strategy):
+        raise PermissionDenied(f"{created_by} may not record versions of {strategy.name}")
     cfg = strategy_config_validate(config)
     if cfg.kind != strategy.kind:
         raise StrategyError(
@@ -106,3 +111,27 @@ def model_version_create(
         mv.artifact.save(artifact_name, ContentFile(artifact_bytes), save=False)
     mv.save()
     return mv
+
+
+def rule_version_record(*, strategy: Strategy, by) -> ModelVersion:
+    """Record the strategy's current config as a version of a rule strategy (ma_crossover,
+    momentum, mean_reversion): its parameters are the config's `model` section, there is nothing
+    to train and no artifact, so the version can go through the lifecycle like a trained one. The
+    config snapshot is the validated config with defaults filled in, exactly what a backtest of
+    the strategy snapshots, so a backtest of the same config is evidence for this version."""
+    if not permissions.can_edit(by, strategy):
+        raise PermissionDenied(f"{by} may not record versions of {strategy.name}")
+    spec = strategy_spec(strategy.kind)
+    if spec.trains:
+        raise StrategyError(f"a {spec.label} version comes from a training run, not from its config")
+    cfg = strategy_config_validate(strategy.config)
+    return model_version_create(
+        strategy=strategy,
+        created_by=by,
+        artifact_bytes=None,
+        artifact_name="",
+        training_window=None,
+        data_hash="",
+        metrics={},
+        config=cfg.to_dict(),
+    )

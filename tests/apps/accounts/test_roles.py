@@ -28,8 +28,9 @@ def test_demo_users_one_per_role_and_can_log_in(client):
     for u in users:
         user = get_user_model().objects.get(username=u.username)
         assert list(user.groups.values_list("name", flat=True)) == [u.role]
-        assert client.login(username=u.username, password=u.password)
-        client.logout()
+        resp = client.post("/accounts/login/", {"username": u.username, "password": u.password})
+        assert resp.status_code == 302 and resp["Location"] == "/"
+        client.post("/accounts/logout/")
 
 
 def test_demo_users_refused_outside_demo_mode(settings):
@@ -66,3 +67,14 @@ def test_wrong_password_is_refused(client):
     resp = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
     assert resp.status_code == 200
     assert b"didn't match" in resp.content
+
+
+def test_role_table_is_one_read_only_table_with_a_row_per_role():
+    assert tuple(ROLE_PERMISSIONS) == ROLES
+    with pytest.raises(TypeError):
+        ROLE_PERMISSIONS["viewer"] = ()  # type: ignore[index]
+    for role, perms in ROLE_PERMISSIONS.items():
+        assert isinstance(perms, tuple), role  # rows cannot be extended in place either
+        assert len(perms) == len(set(perms)), role
+    assert "strategies.decide_promotion" in ROLE_PERMISSIONS["approver"]
+    assert "strategies.view_strategy" not in ROLE_PERMISSIONS["quant"]  # object permissions only

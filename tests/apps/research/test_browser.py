@@ -33,7 +33,8 @@ def test_progress_bar_is_live_and_results_appear(
     page.goto(f"{live_server.url}/research/backtests/{run.pk}/")
     assert page.locator("[data-field=status]").inner_text() == "queued"
     BacktestRun.objects.filter(pk=run.pk).update(status="running", progress=42, progress_message="simulating")
-    page.wait_for_function("document.querySelector('.progress > div').style.width === '42%'", timeout=10_000)
+    # A selector, not wait_for_function: the page's CSP forbids the eval Playwright would use.
+    page.wait_for_selector(".progress > div[style*='width: 42%']", timeout=10_000)
     assert page.locator("[data-field=message]").inner_text() == "simulating"
     screenshot("research_backtest_progress")
     BacktestRun.objects.filter(pk=run.pk).update(status="queued", progress=0)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from apps.strategies import selectors
 from apps.strategies.config import strategy_config_validate
 from apps.strategies.lifecycle import SHORT_SHA, config_sha256
 from apps.strategies.models import PromotionRequest, Stage
 from apps.strategies.services import (
+    EvidenceChanged,
     GateFailed,
     promotion_request_approve,
     promotion_request_create,
@@ -148,8 +150,9 @@ def test_config_rechecked_at_approval_on_the_reread_run(client, strat, people):
     assert CHECK in html
     assert config_sha256(rewritten)[:SHORT_SHA] in html and config_sha256(mv.config)[:SHORT_SHA] in html
 
-    with pytest.raises(GateFailed, match=f"gate fails at approval: .*backtest #{bt.pk} {CHECK}"):
+    with pytest.raises(EvidenceChanged, match=f"backtest #{bt.pk} config: ") as exc:
         promotion_request_approve(request=req, by=people["bob"], reason="ok")
+    assert {c["field"] for c in exc.value.changes} == {"config"}
     mv.refresh_from_db()
     req.refresh_from_db()
     assert (mv.stage, req.status) == (Stage.RESEARCH, "pending")
@@ -162,9 +165,9 @@ def test_missing_run_at_approval_fails_the_config_check_too(strat, people):
     bt = make_backtest(strat, people["quinn"], version=mv)
     req = _request(mv, people, bt)
     BacktestRun.objects.filter(pk=bt.pk).delete()
-    with pytest.raises(GateFailed) as exc:
+    with pytest.raises(EvidenceChanged, match=f"backtest #{bt.pk} run: present -> missing"):
         promotion_request_approve(request=req, by=people["bob"], reason="ok")
-    check = _checks(exc.value.results, f"backtest #{bt.pk}")[CHECK]
+    check = _checks(selectors.request_recheck(req), f"backtest #{bt.pk}")[CHECK]
     assert (check["value"], check["passed"]) == (None, False)
 
 

@@ -7,7 +7,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
-from apps.strategies.lifecycle import TRANSITIONS, config_sha256
+from apps.core.statemachine import AppendOnlyError
+from apps.strategies.evidence import result_digest
+from apps.strategies.lifecycle import STAGE_MACHINE, allowed_targets, config_sha256
 from apps.strategies.models import LifecycleEvent, ModelVersion, PromotionRequest, Stage
 from apps.strategies.services import (
     GateFailed,
@@ -18,6 +20,7 @@ from apps.strategies.services import (
     promotion_request_create,
     promotion_request_reject,
     rollback_request_create,
+    strategy_update,
 )
 
 from .conftest import PASSING, make_backtest, make_strategy, make_version
@@ -78,6 +81,7 @@ def test_passing_evidence_promotes_and_logs_request_decision_and_transition(stra
             "status": "succeeded",
             "metrics": PASSING,
             "config_sha256": config_sha256(mv.config),
+            "digest": result_digest(bt),
             "url": f"/research/backtests/{bt.pk}/",
         }
     ]
@@ -157,8 +161,6 @@ def test_evidence_must_belong_to_the_version(strat, people, universe):
 
 
 def test_gate_rechecked_at_approval(strat, people):
-    from apps.research.models import BacktestRun
-
     mv = make_version(strat, people["quinn"])
     bt = make_backtest(strat, people["quinn"], version=mv)
     req = promotion_request_create(
@@ -168,8 +170,11 @@ def test_gate_rechecked_at_approval(strat, people):
         reason="x",
         evidence_refs=[("backtest", bt.pk)],
     )
-    BacktestRun.objects.filter(pk=bt.pk).update(metrics={**PASSING, "sharpe": 0.2})
-    with pytest.raises(GateFailed, match="gate fails at approval"):
+    # The evidence is unchanged, the bar is not: the strategy's gates were tightened since.
+    strategy_update(strategy=strat, by=people["quinn"], config={**strat.config, "gates": {"min_sharpe": 2.0}})
+    with pytest.raises(
+        GateFailed, match="gate fails at approval: backtest_oos: failing: backtest #.* sharpe"
+    ):
         promotion_request_approve(request=req, by=people["bob"], reason="ok")
     mv.refresh_from_db()
     req.refresh_from_db()
@@ -241,7 +246,8 @@ def test_transitions_outside_the_table_are_refused(strat, people):
             promotion_request_create(
                 model_version=mv, to_stage=to, requested_by=people["quinn"], reason="skip"
             )
-    assert ("research", "live") not in TRANSITIONS
+    assert "live" not in allowed_targets("research")
+    assert not STAGE_MACHINE.allows("research", "rollback")
 
 
 def test_paper_needs_candidate_and_live_needs_paper_evidence(strat, people):
@@ -280,7 +286,7 @@ def test_live_gate_thresholds_from_settings_and_strategy(strat, people, settings
             reason="x",
             evidence_refs=[("paper", short.pk)],
         )
-    settings.STRATEGY_GATES = {"min_paper_days": 15}
+    settings.STRATEGY_GATES = {**settings.STRATEGY_GATES, "min_paper_days": 15}
     req = promotion_request_create(
         model_version=mv,
         to_stage=Stage.LIVE,
@@ -361,13 +367,13 @@ def test_audit_log_is_append_only(strat, people):
     )
     event = LifecycleEvent.objects.get()
     event.reason = "rewritten"
-    with pytest.raises(PermissionError, match="append-only"):
+    with pytest.raises(AppendOnlyError, match="append-only"):
         event.save()
-    with pytest.raises(PermissionError, match="append-only"):
+    with pytest.raises(AppendOnlyError, match="append-only"):
         event.delete()
-    with pytest.raises(PermissionError, match="append-only"):
+    with pytest.raises(AppendOnlyError, match="append-only"):
         LifecycleEvent.objects.filter(pk=event.pk).update(reason="rewritten")
-    with pytest.raises(PermissionError, match="append-only"):
+    with pytest.raises(AppendOnlyError, match="append-only"):
         LifecycleEvent.objects.all().delete()
     event.refresh_from_db()
     assert event.reason == "x"
@@ -400,7 +406,7 @@ def test_every_decision_and_transition_is_logged(strat, people, settings):
 
 def test_strategy_gates_may_only_tighten_the_desk_bar(people, universe):
     """A quant lowering their own gate (min Sharpe 0.1, max drawdown 90%) is ignored: the desk bar holds."""
-    from apps.strategies.services.evidence import gate_thresholds
+    from apps.strategies.evidence import gate_thresholds
 
     strat = make_strategy(people["quinn"], gates={"min_sharpe": 0.1, "max_drawdown": 0.9, "min_trades": 500})
     t = gate_thresholds(strat)

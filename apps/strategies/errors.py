@@ -23,3 +23,13 @@ class GateFailed(LifecycleError):
     def __init__(self, message: str, results: list[dict]):
         self.results = results
         super().__init__(message)
+
+
+class EvidenceChanged(LifecycleError):
+    """The stored result of a run cited as evidence differs from what the request captured;
+    `changes` lists every difference (item, field, then, now) for the approver."""
+
+    def __init__(self, changes: list[dict]):
+        self.changes = changes
+        shown = "; ".join(f"{c['item']} {c['field']}: {c['then']} -> {c['now']}" for c in changes)
+        super().__init__(f"evidence changed since the request, approval refused: {shown}")

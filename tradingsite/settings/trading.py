@@ -1,0 +1,24 @@
+"""Trading desk defaults: the pre-trade limits every account starts from (a risk officer tightens or
+loosens them per account through `apps.trading.services.risk_limits_update`, audited) and the
+in-flight rule for orders whose submission outcome is unknown. Each value is defined here once;
+`apps.trading.controls.Limits` validates them (types and ranges) when they are read."""
+
+from .env import env
+
+TRADING_RISK_DEFAULTS = {
+    "max_order_notional": env.str("TRADING_MAX_ORDER_NOTIONAL", default="250000"),  # base currency
+    "max_order_qty": env.str("TRADING_MAX_ORDER_QTY", default="10000"),  # shares
+    "max_orders_per_cycle": env.int("TRADING_MAX_ORDERS_PER_CYCLE", default=600),
+    "max_notional_per_cycle": env.str("TRADING_MAX_NOTIONAL_PER_CYCLE", default="2000000"),
+    "price_collar_bps": env.int("TRADING_PRICE_COLLAR_BPS", default=200),  # vs last trade/bar close
+    "max_position_weight": env.str("TRADING_MAX_POSITION_WEIGHT", default="0.10"),  # of equity
+    "restricted_symbols": env.list("TRADING_RESTRICTED_SYMBOLS", default=[]),
+    "max_messages_per_minute": env.int("TRADING_MAX_MESSAGES_PER_MINUTE", default=180),  # Alpaca: 200
+    "max_rejection_streak": env.int("TRADING_MAX_REJECTION_STREAK", default=5),
+    "max_intraday_loss_pct": env.str("TRADING_MAX_INTRADAY_LOSS_PCT", default="0.03"),  # of day-start equity
+}
+
+# An order sent with an unknown outcome (timeout, 5xx) that the broker still does not know after
+# this many seconds is concluded never to have landed (NautilusTrader's in-flight check: one
+# targeted lookup before "not found" becomes terminal).
+TRADING_IN_FLIGHT_NOT_FOUND_S = env.int("TRADING_IN_FLIGHT_NOT_FOUND_S", default=60)
