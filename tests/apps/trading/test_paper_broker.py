@@ -23,7 +23,11 @@ from apps.trading.brokers.base import (
     OrderType,
 )
 from apps.trading.brokers.paper import PaperBroker
+from apps.trading.models import Fill
+from apps.trading.services import fill_record, order_submit
 from tests.apps.paper.conftest import hourly_bars, utc, venue  # noqa: F401 (fixtures)
+
+from .conftest import create
 
 pytestmark = pytest.mark.django_db
 T0 = utc("2025-10-01 10:00:00") + dt.timedelta(seconds=1)
@@ -173,3 +177,35 @@ def test_positions_and_account_read_in_a_fixed_number_of_queries(broker):
     assert account.equity == account.cash + sum(p.market_value for p in positions)
     # positions, then every last close in one query (not one per name)
     assert len(positions_q.captured_queries) == 2 and len(account_q.captured_queries) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_desks_order_path_over_the_paper_broker(account, paper_version, venue, hourly_bars):  # noqa: F811
+    """apps.trading's order_create -> order_submit -> fills_since -> fill_record, over the venue:
+    the order fills at the next bar's open and the desk records that fill once."""
+    close = Decimal(_row(hourly_bars, "AAPL", "2025-10-01 10:00:00")["close"])
+    limit = (close * Decimal("1.01")).quantize(Decimal("0.01"))
+    order = create(
+        account,
+        paper_version,
+        bar_time=utc("2025-10-01 10:00:00").to_pydatetime(),
+        qty=Decimal(10),
+        limit_price=limit,
+        marks={"AAPL": close},
+        decision_price=close,
+        decision_time=T0.to_pydatetime(),
+    )
+    assert order.status == OrderStatus.PENDING_NEW
+    broker = PaperBroker(venue, clock=Clock(T0))
+    order = order_submit(order=order, broker=broker, arrival_price=close)
+    assert order.status == OrderStatus.ACCEPTED and order.broker_order_id
+    broker.clock.at = utc("2025-10-01 11:00:00").to_pydatetime()
+    broker.advance()
+    for _ in range(2):  # delivered twice: recorded once
+        for fill in broker.fills_since(T0.to_pydatetime()):
+            fill_record(order=order, fill=fill, source="reconcile")
+    (row,) = Fill.objects.filter(order=order)
+    assert row.price == Decimal(_row(hourly_bars, "AAPL", "2025-10-01 11:00:00")["open"]) and row.qty == 10
+    order.refresh_from_db()
+    assert order.status == OrderStatus.FILLED
+    assert broker.order_by_client_id(order.client_order_id).status == OrderStatus.FILLED
