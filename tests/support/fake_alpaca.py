@@ -79,6 +79,7 @@ class FakeAlpaca:
         self.bars: dict[str, list[dict[str, Any]]] = {}
         self.data_feeds = {"iex"}
         self.binary_frames = True
+        self.stream_down = False  # while True, new stream connections are cut before authenticating
         self.listening: list[ServerConnection] = []
         self.stream_connections = 0
         self.listen_changed = threading.Condition(self.lock)
@@ -227,6 +228,9 @@ class FakeAlpaca:
         ws.send(text.encode() if self.binary_frames else text)
 
     def _stream(self, ws: ServerConnection) -> None:
+        if self.stream_down:
+            ws.socket.shutdown(socket.SHUT_RDWR)
+            return
         try:
             auth = json.loads(ws.recv(timeout=10))
             data = auth.get("data") or {}
