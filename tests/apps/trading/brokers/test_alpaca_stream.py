@@ -7,6 +7,7 @@ import datetime as dt
 import queue
 import random
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -66,6 +67,31 @@ class Running:
         assert not self.thread.is_alive()
 
 
+def eventually(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def stop_streams(monkeypatch):
+    """Every stream a test starts is stopped at teardown, even when the test failed."""
+    started: list[Running] = []
+    original = Running.__init__
+
+    def tracked(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        started.append(self)
+
+    monkeypatch.setattr(Running, "__init__", tracked)
+    yield
+    for running in started:
+        running.stream.stop()
+        running.thread.join(timeout=5)
+
+
 @pytest.fixture
 def broker(fake_alpaca):
     b = AlpacaBroker(credentials=fake_credentials(), base_url=fake_alpaca.base_url, pacer=RatePacer(10_000))
@@ -89,7 +115,7 @@ def test_receives_fills_in_binary_and_text_frames(fake_alpaca, broker, binary):
     assert report.fill.execution_id == sent["execution_id"]
     assert (report.fill.qty, report.fill.price) == (Decimal("4"), Decimal("189.5"))
     assert report.order.client_order_id == "c1"
-    assert running.reconnects == 1  # called after the first subscription too
+    eventually(lambda: running.reconnects == 1)  # called after the first subscription too
     running.stop()
 
 
@@ -127,7 +153,7 @@ def test_reconnects_after_a_drop_and_the_hook_recovers_the_missed_fill(fake_alpa
     fake_alpaca.stream_down = False
     fake_alpaca.wait_listening(2)
     after_reconnect = recovered.get(timeout=5)
-    assert running.disconnects and running.reconnects == 2
+    assert running.disconnects and running.reconnects == 2  # the hook ran: counted before it
     assert running.updates.empty()  # the stream replays nothing ...
     # ... the REST read in on_reconnect finds it, under the same execution id.
     assert missed["execution_id"] in {f.execution_id for f in after_reconnect}
@@ -144,7 +170,8 @@ def test_repeated_drops_back_off(fake_alpaca):
         fake_alpaca.wait_listening(n)
         fake_alpaca.drop_stream()
     fake_alpaca.wait_listening(4)
-    assert running.reconnects == 4 and len(running.disconnects) == 3
+    eventually(lambda: running.reconnects == 4)
+    assert len(running.disconnects) == 3
     running.stop()
 
 
