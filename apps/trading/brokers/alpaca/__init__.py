@@ -1,7 +1,8 @@
 """Alpaca (Trading API v2, equities, paper or live) behind the one broker interface.
 
 - `credentials`: the key pair from the environment or a secrets file; never stored or logged.
-- `http`: one request, made once, mapped onto the error contract; client-side rate pacing.
+- `http`: one request, made once, mapped onto the error contract; client-side rate pacing. Why a
+  direct httpx client rather than alpaca-py (which retries POSTs on 429/504): its docstring.
 - `mapping`: Alpaca JSON -> base dataclasses, with the documented order status table.
 - `rest`: `AlpacaBroker` (submit, cancel, cancel all, open orders, order by client order id,
   positions, account, fills since).

@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from apps.trading.brokers.alpaca import AlpacaBroker, AlpacaHttp, RatePacer
+from apps.trading.brokers.alpaca import AlpacaBroker, AlpacaHttp, RatePacer, TradeUpdatesStream
 from apps.trading.brokers.base import (
     Broker,
     CancelRejected,
@@ -287,3 +287,18 @@ def test_wrong_keys_are_refused_not_unknown(fake_alpaca):
     assert info.value.http_status == 401
     with pytest.raises(OrderRejected):  # on submit, a 4xx is a definitive rejection
         broker.submit(buy())
+
+
+def test_paper_or_live_endpoint():
+    from apps.trading.brokers.alpaca.rest import LIVE_TRADING_URL, PAPER_TRADING_URL
+    from apps.trading.brokers.alpaca.stream import LIVE_STREAM_URL, PAPER_STREAM_URL
+
+    creds = fake_credentials()
+    assert AlpacaBroker(credentials=creds).base_url == PAPER_TRADING_URL == "https://paper-api.alpaca.markets"
+    assert (
+        AlpacaBroker(credentials=creds, paper=False).base_url
+        == LIVE_TRADING_URL
+        == "https://api.alpaca.markets"
+    )
+    stream = TradeUpdatesStream(credentials=creds, paper=False, on_update=print, on_reconnect=print)
+    assert (stream.url, PAPER_STREAM_URL) == (LIVE_STREAM_URL, "wss://paper-api.alpaca.markets/stream")

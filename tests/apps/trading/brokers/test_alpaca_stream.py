@@ -13,10 +13,8 @@ from decimal import Decimal
 import pytest
 
 from apps.trading.brokers.alpaca import (
-    AlpacaBroker,
     AlpacaCredentials,
     Backoff,
-    RatePacer,
     StreamUnauthorized,
     TradeUpdatesStream,
 )
@@ -90,13 +88,6 @@ def stop_streams(monkeypatch):
     for running in started:
         running.stream.stop()
         running.thread.join(timeout=5)
-
-
-@pytest.fixture
-def broker(fake_alpaca):
-    b = AlpacaBroker(credentials=fake_credentials(), base_url=fake_alpaca.base_url, pacer=RatePacer(10_000))
-    yield b
-    b.close()
 
 
 def submit(broker, cid="c1", qty="10"):
