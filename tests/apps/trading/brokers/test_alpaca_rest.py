@@ -216,6 +216,7 @@ def test_cancel_all_parses_the_207_multi_status(broker, fake_alpaca):
 
 def test_open_orders_pages_past_500(broker, fake_alpaca):
     fake_alpaca.cash = Decimal("10") ** 9
+    fake_alpaca.rate_limit = 10_000  # 520 submissions: not a pacing test
     base = dt.datetime(2026, 12, 1, 15, tzinfo=dt.UTC)
     for i in range(520):
         order = broker.submit(buy(cid=f"o{i}", qty="1"))
