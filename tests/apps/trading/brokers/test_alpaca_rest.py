@@ -303,3 +303,18 @@ def test_paper_or_live_endpoint():
     )
     stream = TradeUpdatesStream(credentials=creds, paper=False, on_update=print, on_reconnect=print)
     assert (stream.url, PAPER_STREAM_URL) == (LIVE_STREAM_URL, "wss://paper-api.alpaca.markets/stream")
+
+
+def test_pacer_waits_for_the_servers_reset_when_nothing_remains():
+    now = [1000.0]
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        now[0] += s
+
+    pacer = RatePacer(100, clock=lambda: now[0], sleep=sleep)
+    pacer.observe(httpx.Headers({"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": "1030"}))
+    assert pacer.acquire() == 30 and slept == [30]
+    pacer.observe(httpx.Headers({"X-Ratelimit-Remaining": "5", "X-Ratelimit-Reset": "1090"}))
+    assert pacer.acquire() == 0
