@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.trading.brokers.base import (
+    CancelRejected,
     CancelResult,
     DuplicateClientOrderId,
     OrderNotFound,
@@ -38,7 +39,6 @@ class Reject:
     NO_PRICE = "no_price"
     BUYING_POWER = "insufficient_buying_power"
     QTY = "insufficient_qty"
-    NOT_CANCELABLE = "not_cancelable"
 
 
 def _invalid(message: str) -> OrderRejected:
@@ -142,17 +142,13 @@ def _order(account: VenueAccount, venue_order_id: str) -> VenueOrder:
 
 def paper_order_cancel(*, venue_account: VenueAccount, venue_order_id: str, now: dt.datetime) -> VenueOrder:
     """Cancel one open order (immediately: the venue has no cancel in flight). OrderNotFound for
-    an unknown id; OrderRejected (422 not_cancelable) when it is already filled, cancelled or
-    expired, as Alpaca answers."""
+    an unknown id; CancelRejected (Alpaca's 422 not cancelable) when it is already filled,
+    cancelled or expired: nothing changed, and the order itself was never rejected."""
     with transaction.atomic():
         account = locked_account(venue_account)
         order = _order(account, venue_order_id)
         if not VENUE_ORDER.allows(order.status, VenueEvent.CANCEL):
-            raise OrderRejected(
-                f"order {venue_order_id} is not cancelable: {order.status}",
-                code=Reject.NOT_CANCELABLE,
-                http_status=422,
-            )
+            raise CancelRejected(f"order {venue_order_id} is not cancelable: {order.status}")
         VENUE_ORDER.apply(
             order, VenueEvent.CANCEL, record=event_recorder(order, VenueEvent.CANCEL, at=now), updated_at=now
         )

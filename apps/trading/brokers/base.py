@@ -159,6 +159,11 @@ class DuplicateClientOrderId(BrokerError):
     """The client order id is already known to the broker: an earlier submission landed."""
 
 
+class CancelRejected(BrokerError):
+    """Definitive: the broker refused to cancel (e.g. the order is already filled or otherwise not
+    cancelable). Nothing changed; the order is as the broker reports it (look it up)."""
+
+
 class OrderNotFound(BrokerError):
     """The broker has no order with this id / client order id (definitive lookup answer)."""
 

@@ -14,6 +14,7 @@ from apps.paper.models import VenueOrder, VenueOrderEvent
 from apps.trading.brokers.base import (
     Broker,
     BrokerOrder,
+    CancelRejected,
     DuplicateClientOrderId,
     OrderNotFound,
     OrderRejected,
@@ -90,7 +91,7 @@ def test_cancel(broker):
     broker.cancel(order.broker_order_id)
     assert broker.order_by_client_id("cid-1").status == OrderStatus.CANCELLED
     assert broker.open_orders() == []
-    with pytest.raises(OrderRejected, match="not cancelable"):
+    with pytest.raises(CancelRejected, match="not cancelable"):
         broker.cancel(order.broker_order_id)
     with pytest.raises(OrderNotFound):
         broker.cancel("not-a-uuid")
