@@ -1,0 +1,25 @@
+"""Alert delivery on the `default` queue: a thin task that takes the delivery id and lets the
+service make one attempt; a failed attempt is retried after the service's backoff. The bound on
+attempts is kept on the delivery row (services.delivery); Celery's own max_retries is the same
+bound, as a second fence."""
+
+from celery import shared_task
+from django.conf import settings
+
+from .services import delivery_attempt
+
+
+@shared_task(
+    bind=True,
+    queue="default",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=settings.ALERT_DELIVERY_MAX_ATTEMPTS,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def alert_deliver(self, delivery_id: int) -> str:
+    outcome = delivery_attempt(delivery_id=delivery_id)
+    if outcome.status == "retry":
+        raise self.retry(countdown=outcome.retry_in_s)
+    return outcome.status
