@@ -78,10 +78,16 @@ def signature(body: bytes, secret: str) -> str:
 
 
 def send(alert: Alert, delivery: AlertDelivery) -> int | None:
-    """One attempt over the delivery's channel; returns the webhook's HTTP status (None for email)."""
-    if delivery.channel == Channel.EMAIL:
-        return _send_email(alert)
-    return _send_webhook(alert, delivery)
+    """One attempt over the delivery's channel; returns the webhook's HTTP status (None for email).
+    Every failure, expected or not (a time limit, a bug in a template), is a SendFailed."""
+    try:
+        if delivery.channel == Channel.EMAIL:
+            return _send_email(alert)
+        return _send_webhook(alert, delivery)
+    except SendFailed:
+        raise
+    except Exception as exc:
+        raise SendFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _send_email(alert: Alert) -> None:
@@ -98,10 +104,7 @@ def _send_email(alert: Alert) -> None:
             f"details: {json.dumps(alert.details, sort_keys=True, default=str)}",
         ]
     )
-    try:
-        send_mail(subject[:200], body, None, settings.ALERT_EMAIL_RECIPIENTS, fail_silently=False)
-    except Exception as exc:  # SMTP refusals, timeouts, DNS: every failure is one failed attempt
-        raise SendFailed(f"{type(exc).__name__}: {exc}") from exc
+    send_mail(subject[:200], body, None, settings.ALERT_EMAIL_RECIPIENTS, fail_silently=False)
     return None
 
 

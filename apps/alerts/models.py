@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.core.statemachine import AppendOnlyModel
 
@@ -127,6 +128,9 @@ class AlertDelivery(models.Model):
     channel = models.CharField(max_length=16, choices=Channel.choices)
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    # When the next attempt is due (creation, then each failure + its backoff): a task message that
+    # arrives well before it is a duplicate and is dropped; the sweep re-sends overdue ones.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -142,6 +146,7 @@ class AlertDelivery(models.Model):
             ),
             models.UniqueConstraint(fields=["alert", "channel"], name="alertdelivery_one_per_channel"),
         ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="alertdelivery_due")]
 
     def __str__(self) -> str:
         return f"alert {self.alert_id} via {self.channel}: {self.status} ({self.attempts} attempts)"

@@ -18,3 +18,6 @@ ALERT_WEBHOOK_TIMEOUT_S = env.float("ALERT_WEBHOOK_TIMEOUT_S", default=5.0)
 ALERT_DELIVERY_MAX_ATTEMPTS = env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=5)
 ALERT_DELIVERY_BACKOFF_S = env.float("ALERT_DELIVERY_BACKOFF_S", default=2.0)
 ALERT_DELIVERY_BACKOFF_MAX_S = env.float("ALERT_DELIVERY_BACKOFF_MAX_S", default=300.0)
+# A pending delivery whose attempt is this overdue (its task message was lost: broker down at
+# commit, worker lost) is sent again by the `alert-deliveries-sweep` beat task.
+ALERT_DELIVERY_SWEEP_GRACE_S = env.int("ALERT_DELIVERY_SWEEP_GRACE_S", default=60)

@@ -5,11 +5,15 @@ so a re-delivered or duplicated task message never sends more than the bound all
 Each attempt is claimed first (a conditional UPDATE of `attempts` from the number read), so two
 copies of the task never send the same attempt; the outcome is an append-only DeliveryAttempt row.
 The last allowed failure moves the delivery to `failed`, a success to `delivered`
-(DELIVERY_MACHINE); a delivery that is no longer pending is left alone.
+(DELIVERY_MACHINE); a delivery that is no longer pending is left alone, and a message that arrives
+before the attempt is due (a duplicate of a scheduled retry) is dropped. `deliveries_sweep` sends
+again the pending deliveries whose message was lost (the broker was down at commit, a worker died
+between an attempt and its retry): those overdue by more than ALERT_DELIVERY_SWEEP_GRACE_S.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -22,6 +26,12 @@ from apps.alerts.models import AlertDelivery, DeliveryAttempt, DeliveryStatus
 from apps.alerts.states import DELIVERY_MACHINE
 
 log = logging.getLogger(__name__)
+
+# A message this much ahead of the due time still counts as on time (clocks of two machines).
+EARLY_TOLERANCE = dt.timedelta(seconds=1)
+# An attempt in progress holds the delivery this long (the task's hard time limit): a duplicate
+# message meanwhile finds it not yet due; if the worker dies, the sweep takes it up afterwards.
+ATTEMPT_LEASE_S = 90
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,8 @@ def delivery_attempt(*, delivery_id: int) -> Outcome:
     delivery = AlertDelivery.objects.select_related("alert__account").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != DeliveryStatus.PENDING:
         return Outcome("skipped")
+    if delivery.next_attempt_at > timezone.now() + EARLY_TOLERANCE:
+        return Outcome("skipped")  # the scheduled retry's message will make this attempt
     number = delivery.attempts + 1
     limit = settings.ALERT_DELIVERY_MAX_ATTEMPTS
     if number > limit:  # every allowed attempt was claimed (one by a worker that was lost)
@@ -52,7 +64,7 @@ def delivery_attempt(*, delivery_id: int) -> Outcome:
         return Outcome("failed")
     claimed = AlertDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
-    ).update(attempts=number)
+    ).update(attempts=number, next_attempt_at=timezone.now() + dt.timedelta(seconds=ATTEMPT_LEASE_S))
     if not claimed:
         return Outcome("skipped")
     delivery.attempts = number
@@ -74,10 +86,15 @@ def delivery_attempt(*, delivery_id: int) -> Outcome:
                 "alert delivery %s (%s) gave up after %s attempts", delivery.pk, delivery.channel, number
             )
             return Outcome("failed")
-        DeliveryAttempt.objects.create(
-            delivery=delivery, number=number, ok=False, error=error, http_status=http_status
-        )
-        return Outcome("retry", retry_in_s=backoff_s(number))
+        wait = backoff_s(number)
+        with transaction.atomic():
+            DeliveryAttempt.objects.create(
+                delivery=delivery, number=number, ok=False, error=error, http_status=http_status
+            )
+            AlertDelivery.objects.filter(pk=delivery.pk).update(
+                next_attempt_at=timezone.now() + dt.timedelta(seconds=wait)
+            )
+        return Outcome("retry", retry_in_s=wait)
     _finish(delivery, "deliver", number=number, ok=True, http_status=http_status)
     return Outcome("delivered")
 
@@ -93,3 +110,19 @@ def _finish(
 
     with transaction.atomic():
         DELIVERY_MACHINE.apply(delivery, event, record=record, finished_at=timezone.now())
+
+
+def deliveries_sweep() -> list[int]:
+    """Enqueue (after commit) the pending deliveries overdue by more than the grace; their ids."""
+    from apps.alerts.tasks import alert_deliver  # tasks import the services
+
+    overdue = timezone.now() - dt.timedelta(seconds=settings.ALERT_DELIVERY_SWEEP_GRACE_S)
+    ids = list(
+        AlertDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lt=overdue)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for delivery_id in ids:
+        log.warning("alert delivery %s is overdue (its task message was lost): sending it again", delivery_id)
+        transaction.on_commit(lambda d=delivery_id: alert_deliver.apply_async(args=[d]), robust=True)
+    return ids

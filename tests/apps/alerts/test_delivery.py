@@ -11,10 +11,11 @@ import time
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.utils import timezone
 
 from apps.alerts import channels
 from apps.alerts.models import Alert, AlertDelivery, DeliveryAttempt, DeliveryStatus
-from apps.alerts.services import alert_raise, backoff_s, delivery_attempt
+from apps.alerts.services import alert_raise, backoff_s, deliveries_sweep, delivery_attempt
 from apps.alerts.tasks import alert_deliver
 from apps.trading.models import TradingAccount
 
@@ -151,7 +152,7 @@ def test_log_line_only_after_commit(people, caplog):
 
 
 def test_a_broken_broker_never_fails_or_undoes_the_callers_write(
-    settings, webhook, webhook_settings, people, caplog
+    worker, settings, webhook, webhook_settings, people, caplog
 ):
     receiver = webhook([200])
     webhook_settings(receiver)
@@ -172,8 +173,33 @@ def test_a_broken_broker_never_fails_or_undoes_the_callers_write(
             alert = alert_raise(kind="circuit_breaker", severity="critical", message="rejection streak 5")
     assert TradingAccount.objects.filter(name="caller-write").exists()
     delivery = AlertDelivery.objects.get(alert=alert)
-    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0  # left for a retry
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0  # left for the sweep
     assert "broker unreachable" in caplog.text
+    assert receiver.received == []
+    # Beat's sweep sends the overdue delivery again once the broker is back.
+    settings.ALERT_DELIVERY_SWEEP_GRACE_S = 0
+    with transaction.atomic():
+        assert deliveries_sweep() == [delivery.pk]
+    wait_for(lambda: _finished(delivery.pk))
+    assert AlertDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.DELIVERED
+    assert len(receiver.received) == 1
+    assert deliveries_sweep() == []
+
+
+def test_a_duplicate_message_before_the_attempt_is_due_is_dropped(webhook, webhook_settings, people):
+    receiver = webhook([500, 200])
+    webhook_settings(receiver, backoff=30.0)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(alert_deliver, "apply_async", lambda **kw: None)
+        alert = _raise()
+    delivery = AlertDelivery.objects.get(alert=alert)
+    outcome = delivery_attempt(delivery_id=delivery.pk)
+    assert outcome.status == "retry" and outcome.retry_in_s == 30.0
+    assert delivery_attempt(delivery_id=delivery.pk).status == "skipped"  # a copy, 30 s early
+    assert len(receiver.received) == 1
+    AlertDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # now due
+    assert delivery_attempt(delivery_id=delivery.pk).status == "delivered"
+    assert list(delivery.attempt_rows.values_list("number", "ok")) == [(1, False), (2, True)]
 
 
 def test_attempts_left_are_kept_on_the_row(webhook, webhook_settings, people):
