@@ -33,6 +33,10 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", "critical"
 
 
+# Severity order (an alert repeated at a lower severity keeps the higher; pages list critical first).
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
 class AlertStatus(models.TextChoices):
     OPEN = "open", "open"
     ACKNOWLEDGED = "acknowledged", "acknowledged"

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
-from .models import UNRESOLVED, Alert, AlertStatus, Severity
+from .models import SEVERITY_RANK, UNRESOLVED, Alert, AlertStatus
 
 _SEVERITY_RANK = Case(
-    When(severity=Severity.CRITICAL, then=Value(0)),
-    When(severity=Severity.WARNING, then=Value(1)),
-    default=Value(2),
+    *[When(severity=severity, then=Value(rank)) for severity, rank in SEVERITY_RANK.items()],
     output_field=IntegerField(),
 )
 
@@ -20,7 +18,7 @@ def alerts_open(*, account=None) -> QuerySet[Alert]:
     qs = Alert.objects.filter(status__in=UNRESOLVED).select_related("account", "acknowledged_by")
     if account is not None:
         qs = qs.filter(account=account)
-    return qs.annotate(severity_rank=_SEVERITY_RANK).order_by("severity_rank", "-last_seen", "-pk")
+    return qs.annotate(severity_rank=_SEVERITY_RANK).order_by("-severity_rank", "-last_seen", "-pk")
 
 
 def alerts_open_count(*, account=None) -> int:

@@ -18,7 +18,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.alerts import channels, permissions
-from apps.alerts.models import UNRESOLVED, Alert, AlertDelivery, AlertEvent, AlertKind, Severity
+from apps.alerts.models import (
+    SEVERITY_RANK,
+    UNRESOLVED,
+    Alert,
+    AlertDelivery,
+    AlertEvent,
+    AlertKind,
+    Severity,
+)
 from apps.alerts.states import ALERT_MACHINE
 
 log = logging.getLogger(__name__)
@@ -34,8 +42,9 @@ def alert_raise(
     dedup_key: str | None = None,
 ) -> Alert:
     """Raise an alert as the desk itself (no person, no permission). With a `dedup_key` that an
-    unresolved alert already carries, that alert's count and last_seen are bumped (message, details
-    and severity of the latest raise kept) and nothing is delivered again."""
+    unresolved alert already carries, that alert's count and last_seen are bumped, its message
+    becomes the latest raise's (its details too, when the raise passes any), its severity the
+    higher of the two, and nothing is delivered again."""
     if kind not in AlertKind.values:
         raise ValueError(f"unknown alert kind {kind!r}; known: {AlertKind.values}")
     if severity not in Severity.values:
@@ -43,14 +52,14 @@ def alert_raise(
     message = (message or "").strip()
     if not message:
         raise ValueError("an alert needs a message")
-    details = dict(details or {})
+    details = None if details is None else dict(details)
     now = timezone.now()
     with transaction.atomic():
         alert = _bump(dedup_key, severity=severity, message=message, details=details, now=now)
         if alert is None:
             try:
                 with transaction.atomic():  # a concurrent raise of the same key may win the insert
-                    alert = _create(kind, severity, message, account, details, dedup_key or "", now)
+                    alert = _create(kind, severity, message, account, details or {}, dedup_key or "", now)
             except IntegrityError:
                 alert = _bump(dedup_key, severity=severity, message=message, details=details, now=now)
                 if alert is None:
@@ -65,9 +74,9 @@ def _bump(dedup_key, *, severity, message, details, now) -> Alert | None:
     alert = Alert.objects.select_for_update().filter(dedup_key=dedup_key, status__in=UNRESOLVED).first()
     if alert is None:
         return None
-    Alert.objects.filter(pk=alert.pk).update(
-        count=F("count") + 1, last_seen=now, severity=severity, message=message, details=details
-    )
+    severity = max(severity, alert.severity, key=SEVERITY_RANK.__getitem__)
+    latest = {"severity": severity, "message": message} | ({} if details is None else {"details": details})
+    Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_seen=now, **latest)
     alert.refresh_from_db()
     return alert
 

@@ -67,18 +67,26 @@ def test_bad_input_is_refused_by_name(kw, match):
 def test_same_key_while_unresolved_bumps_count_and_last_seen(settings, people):
     settings.ALERT_CHANNELS = ["webhook"]
     settings.ALERT_WEBHOOK_URL, settings.ALERT_WEBHOOK_SECRET = "http://127.0.0.1:9/", "s"
-    first = _raise(dedup_key="stale:MSFT")
+    first = _raise(dedup_key="stale:MSFT", details={"age_s": 3600})
     Alert.objects.filter(pk=first.pk).update(last_seen=timezone.now() - dt.timedelta(minutes=5))
-    again = _raise(dedup_key="stale:MSFT", severity="critical", message="MSFT: no bar since 12:00")
+    again = _raise(
+        dedup_key="stale:MSFT",
+        severity="critical",
+        message="MSFT: no bar since 12:00",
+        details={"age_s": 7200},
+    )
     assert again.pk == first.pk and again.count == 2
     assert again.last_seen > again.raised_at and again.severity == "critical"
     assert again.message == "MSFT: no bar since 12:00"
     # Not raised twice: one alert, one raise event, one delivery.
     assert Alert.objects.count() == 1 and AlertEvent.objects.count() == 1
     assert AlertDelivery.objects.count() == 1
+    # A repeat at a lower severity and without details keeps the higher severity and the details.
+    calmer = _raise(dedup_key="stale:MSFT", severity="info", message="MSFT: still no bar")
+    assert calmer.count == 3 and calmer.severity == "critical" and calmer.details == {"age_s": 7200}
     # Acknowledged is still unresolved: it keeps counting.
     alert_acknowledge(alert=again, by=people["alice"])
-    assert _raise(dedup_key="stale:MSFT").count == 3
+    assert _raise(dedup_key="stale:MSFT").count == 4
 
 
 def test_after_resolve_the_same_key_opens_a_new_alert(people):
