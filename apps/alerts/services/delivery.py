@@ -108,8 +108,7 @@ def _finish(
                 delivery=delivery, number=number, ok=ok, error=error, http_status=http_status
             )
 
-    with transaction.atomic():
-        DELIVERY_MACHINE.apply(delivery, event, record=record, finished_at=timezone.now())
+    DELIVERY_MACHINE.apply(delivery, event, record=record, finished_at=timezone.now())
 
 
 def deliveries_sweep() -> list[int]:
