@@ -7,10 +7,11 @@ from celery import shared_task
 from django.conf import settings
 
 from .services import deliveries_sweep, delivery_attempt
-from .services.delivery import ATTEMPT_LEASE_S
+from .services.delivery import ATTEMPT_LEASE_S, DELIVER_TASK
 
 
 @shared_task(
+    name=DELIVER_TASK,
     bind=True,
     queue="default",
     acks_late=True,

@@ -29,6 +29,8 @@ from apps.alerts.models import (
 )
 from apps.alerts.states import ALERT_MACHINE
 
+from .delivery import delivery_enqueue
+
 log = logging.getLogger(__name__)
 
 
@@ -99,14 +101,12 @@ def _create(kind, severity, message, account, details, dedup_key, now) -> Alert:
 
 def _after_commit(alert_id: int, *, repeat: bool) -> None:
     """Log the alert and enqueue its pending deliveries (the caller's write is already committed)."""
-    from apps.alerts.tasks import alert_deliver  # tasks import the services
-
     alert = Alert.objects.select_related("account").get(pk=alert_id)
     channels.log_alert(alert, repeat=repeat)
     if repeat:
         return
     for delivery_id in alert.deliveries.filter(attempts=0).values_list("pk", flat=True):
-        alert_deliver.apply_async(args=[delivery_id])
+        delivery_enqueue(delivery_id)
 
 
 def _transition(alert: Alert, event: str, *, by, reason: str, **fields) -> bool:

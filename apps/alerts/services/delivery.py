@@ -24,6 +24,7 @@ from django.utils import timezone
 from apps.alerts import channels
 from apps.alerts.models import AlertDelivery, DeliveryAttempt, DeliveryStatus
 from apps.alerts.states import DELIVERY_MACHINE
+from workers.celery import app as celery_app
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ EARLY_TOLERANCE = dt.timedelta(seconds=1)
 # An attempt in progress holds the delivery this long (the task's hard time limit): a duplicate
 # message meanwhile finds it not yet due; if the worker dies, the sweep takes it up afterwards.
 ATTEMPT_LEASE_S = 90
+DELIVER_TASK = "apps.alerts.tasks.alert_deliver"  # on the default queue
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,14 @@ def _finish(
     DELIVERY_MACHINE.apply(delivery, event, record=record, finished_at=timezone.now())
 
 
+def delivery_enqueue(delivery_id: int) -> None:
+    """Send the delivery task now (callers do it after commit). By name: the task module imports
+    the services, not the other way round."""
+    celery_app.signature(DELIVER_TASK, args=(delivery_id,)).apply_async()
+
+
 def deliveries_sweep() -> list[int]:
     """Enqueue (after commit) the pending deliveries overdue by more than the grace; their ids."""
-    from apps.alerts.tasks import alert_deliver  # tasks import the services
-
     overdue = timezone.now() - dt.timedelta(seconds=settings.ALERT_DELIVERY_SWEEP_GRACE_S)
     ids = list(
         AlertDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lt=overdue)
@@ -123,5 +129,5 @@ def deliveries_sweep() -> list[int]:
     )
     for delivery_id in ids:
         log.warning("alert delivery %s is overdue (its task message was lost): sending it again", delivery_id)
-        transaction.on_commit(lambda d=delivery_id: alert_deliver.apply_async(args=[d]), robust=True)
+        transaction.on_commit(lambda d=delivery_id: delivery_enqueue(d), robust=True)
     return ids

@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.alerts import channels
 from apps.alerts.models import Alert, AlertDelivery, DeliveryAttempt, DeliveryStatus
 from apps.alerts.services import alert_raise, backoff_s, deliveries_sweep, delivery_attempt
+from apps.alerts.services import alerts as alerts_module
 from apps.alerts.tasks import alert_deliver
 from apps.trading.models import TradingAccount
 
@@ -98,7 +99,7 @@ def test_unreachable_webhook_is_a_failed_attempt(webhook_settings, webhook):
     receiver.url = "http://127.0.0.1:9/nothing-listens-here"
     webhook_settings(receiver, attempts=1)
     with transaction.atomic(), pytest.MonkeyPatch.context() as mp:
-        mp.setattr(alert_deliver, "apply_async", lambda **kw: None)  # no worker: attempt by hand
+        mp.setattr(alerts_module, "delivery_enqueue", lambda delivery_id: None)  # no worker: attempt by hand
         alert = _raise()
     delivery = AlertDelivery.objects.get(alert=alert)
     assert delivery_attempt(delivery_id=delivery.pk).status == "failed"
@@ -157,11 +158,11 @@ def test_a_broken_broker_never_fails_or_undoes_the_callers_write(
     receiver = webhook([200])
     webhook_settings(receiver)
 
-    def broker_down(**kw):
+    def broker_down(delivery_id):
         raise ConnectionError("broker unreachable")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(alert_deliver, "apply_async", broker_down)
+        mp.setattr(alerts_module, "delivery_enqueue", broker_down)
         with transaction.atomic():
             TradingAccount.objects.create(
                 name="caller-write",
@@ -190,7 +191,7 @@ def test_a_duplicate_message_before_the_attempt_is_due_is_dropped(webhook, webho
     receiver = webhook([500, 200])
     webhook_settings(receiver, backoff=30.0)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(alert_deliver, "apply_async", lambda **kw: None)
+        mp.setattr(alerts_module, "delivery_enqueue", lambda delivery_id: None)
         alert = _raise()
     delivery = AlertDelivery.objects.get(alert=alert)
     outcome = delivery_attempt(delivery_id=delivery.pk)
@@ -208,7 +209,7 @@ def test_attempts_left_are_kept_on_the_row(webhook, webhook_settings, people):
     receiver = webhook([200])
     webhook_settings(receiver, attempts=2)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(alert_deliver, "apply_async", lambda **kw: None)
+        mp.setattr(alerts_module, "delivery_enqueue", lambda delivery_id: None)
         alert = _raise()
     delivery = AlertDelivery.objects.get(alert=alert)
     AlertDelivery.objects.filter(pk=delivery.pk).update(attempts=2)
