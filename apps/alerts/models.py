@@ -10,6 +10,7 @@ again bumps its `count` and `last_seen` instead of creating a second alert.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -44,6 +45,7 @@ class AlertStatus(models.TextChoices):
 
 
 UNRESOLVED = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+DEDUP_KEY_MAX = 200
 
 
 class Alert(models.Model):
@@ -53,8 +55,10 @@ class Alert(models.Model):
         "trading.TradingAccount", on_delete=models.PROTECT, null=True, blank=True, related_name="alerts"
     )
     message = models.TextField()
-    details = models.JSONField(default=dict, blank=True)
-    dedup_key = models.CharField(max_length=200, blank=True)  # "": never deduplicated
+    details = models.JSONField(
+        default=dict, blank=True, encoder=DjangoJSONEncoder
+    )  # Decimal, datetime -> str
+    dedup_key = models.CharField(max_length=DEDUP_KEY_MAX, blank=True)  # "": never deduplicated
     status = models.CharField(max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     count = models.PositiveIntegerField(default=1)  # raises folded into this alert (dedup)
     raised_at = models.DateTimeField()

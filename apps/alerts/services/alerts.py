@@ -10,7 +10,6 @@ failing channel, broker or logger never fails or undoes the caller's write.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -19,6 +18,7 @@ from django.utils import timezone
 
 from apps.alerts import channels, permissions
 from apps.alerts.models import (
+    DEDUP_KEY_MAX,
     SEVERITY_RANK,
     UNRESOLVED,
     Alert,
@@ -30,8 +30,6 @@ from apps.alerts.models import (
 from apps.alerts.states import ALERT_MACHINE
 
 from .delivery import delivery_enqueue
-
-log = logging.getLogger(__name__)
 
 
 def alert_raise(
@@ -54,6 +52,8 @@ def alert_raise(
     message = (message or "").strip()
     if not message:
         raise ValueError("an alert needs a message")
+    if dedup_key and len(dedup_key) > DEDUP_KEY_MAX:
+        raise ValueError(f"dedup key longer than {DEDUP_KEY_MAX} characters: {dedup_key[:40]!r}...")
     details = None if details is None else dict(details)
     now = timezone.now()
     with transaction.atomic():

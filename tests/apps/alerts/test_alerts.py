@@ -5,6 +5,7 @@ selectors."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.core.checks import run_checks
@@ -38,6 +39,14 @@ def test_raise_records_the_alert_and_its_raise_event(account):
     ]
 
 
+def test_details_may_carry_decimals_and_times():
+    """Callers pass the desk's own values (reconciliation quantities are Decimal)."""
+    at = dt.datetime(2025, 10, 1, 14, 0, tzinfo=dt.UTC)
+    alert = _raise(details={"broker_qty": Decimal("100.5"), "bar": at})
+    alert.refresh_from_db()
+    assert alert.details == {"broker_qty": "100.5", "bar": "2025-10-01T14:00:00Z"}
+
+
 def test_every_kind_of_the_issue_is_one_literal_enum():
     assert set(AlertKind.values) == {
         "kill_switch",
@@ -56,6 +65,7 @@ def test_every_kind_of_the_issue_is_one_literal_enum():
         ({"kind": "meltdown"}, "unknown alert kind 'meltdown'"),
         ({"severity": "loud"}, "unknown alert severity 'loud'"),
         ({"message": "  "}, "needs a message"),
+        ({"dedup_key": "k" * 201}, "dedup key longer than 200"),
     ],
 )
 def test_bad_input_is_refused_by_name(kw, match):
