@@ -104,7 +104,8 @@ def _send_email(alert: Alert) -> None:
             f"details: {json.dumps(alert.details, sort_keys=True, default=str)}",
         ]
     )
-    send_mail(subject[:200], body, None, settings.ALERT_EMAIL_RECIPIENTS, fail_silently=False)
+    subject = " ".join(subject.split())[:200]  # one header line: a newline would be refused
+    send_mail(subject, body, None, settings.ALERT_EMAIL_RECIPIENTS, fail_silently=False)
     return None
 
 

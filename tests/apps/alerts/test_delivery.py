@@ -223,3 +223,15 @@ def test_backoff_is_exponential_and_capped(settings):
     settings.ALERT_DELIVERY_BACKOFF_S = 2.0
     settings.ALERT_DELIVERY_BACKOFF_MAX_S = 10.0
     assert [backoff_s(n) for n in (1, 2, 3, 4, 5)] == [2.0, 4.0, 8.0, 10.0, 10.0]
+
+
+def test_a_multi_line_message_still_makes_one_subject_line(settings, people):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.ALERT_CHANNELS = ["email"]
+    settings.ALERT_EMAIL_RECIPIENTS = ["risk@desk.example"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(alerts_module, "delivery_enqueue", lambda delivery_id: None)
+        alert = _raise(message="AAPL: broker 100, desk 90\nMSFT: broker 5, desk 0")
+    assert delivery_attempt(delivery_id=AlertDelivery.objects.get(alert=alert).pk).status == "delivered"
+    assert mail.outbox[0].subject.endswith("AAPL: broker 100, desk 90 MSFT: broker 5, desk 0")
+    assert "MSFT: broker 5, desk 0" in mail.outbox[0].body
