@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connections
 
 from apps.alerts.models import Alert
 from apps.alerts.services import alert_raise
@@ -24,6 +25,9 @@ def chromium(monkeypatch):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # ORM calls made while Playwright's loop ran used connections of that loop's context:
+        # close them before the loop goes, or they outlive the test (and block dropping the test DB).
+        connections.close_all()
 
 
 pytestmark = [
