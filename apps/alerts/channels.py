@@ -34,9 +34,12 @@ class SendFailed(Exception):  # noqa: N818 - the outcome of one attempt, recorde
         self.http_status = http_status
 
 
+LOG = "log"  # always on; may be named in ALERT_CHANNELS too
+
+
 def configured() -> list[str]:
     """The channels in ALERT_CHANNELS besides the log (validated by the `alerts` system check)."""
-    return [c for c in settings.ALERT_CHANNELS if c in Channel.values]
+    return [c for c in dict.fromkeys(settings.ALERT_CHANNELS) if c in Channel.values]  # each once
 
 
 def log_alert(alert: Alert, *, repeat: bool) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, register
 
+from .channels import LOG
 from .models import Channel
 
 
 @register("alerts")
 def alert_settings_check(app_configs=None, **kwargs) -> list[Error]:
     errors = []
-    unknown = [c for c in settings.ALERT_CHANNELS if c not in Channel.values]
+    unknown = [c for c in settings.ALERT_CHANNELS if c not in {LOG, *Channel.values}]
     if unknown:
         errors.append(
             Error(

@@ -6,7 +6,7 @@ word, email without recipients and a webhook without a URL or a signing secret."
 
 from .env import env
 
-ALERT_CHANNELS = env.list("ALERT_CHANNELS", default=[])  # e.g. "email,webhook"; the log is implicit
+ALERT_CHANNELS = env.list("ALERT_CHANNELS", default=[])  # e.g. "log,email,webhook"; the log is always on
 # Email through Django's mail (EMAIL_BACKEND / EMAIL_HOST ...; DEFAULT_FROM_EMAIL is the sender).
 ALERT_EMAIL_RECIPIENTS = env.list("ALERT_EMAIL_RECIPIENTS", default=[])
 # Webhook: POST of one JSON object, signed `X-Hourglass-Signature: sha256=<HMAC-SHA256(secret, body)>`.

@@ -99,6 +99,12 @@ def test_same_key_while_unresolved_bumps_count_and_last_seen(settings, people):
     assert _raise(dedup_key="stale:MSFT").count == 4
 
 
+def test_one_delivery_per_configured_channel(settings):
+    settings.ALERT_CHANNELS = ["log", "email", "webhook", "email"]
+    alert = _raise()
+    assert sorted(alert.deliveries.values_list("channel", flat=True)) == ["email", "webhook"]
+
+
 def test_after_resolve_the_same_key_opens_a_new_alert(people):
     first = _raise(dedup_key="stale:MSFT")
     alert_resolve(alert=first, by=people["rita"], reason="feed back")
@@ -252,6 +258,7 @@ def test_selectors_open_by_severity_then_recency_and_by_account(people, account)
     ],
 )
 def test_incomplete_delivery_settings_fail_the_system_check(settings, overrides, error_id):
+    settings.ALERT_CHANNELS = ["log"]  # the log is always on and may be named
     assert not [e for e in run_checks(tags=["alerts"])]
     for name, value in overrides.items():
         setattr(settings, name, value)
