@@ -8,5 +8,6 @@ urlpatterns = [
     path("universes/", include("apps.universes.urls")),
     path("strategies/", include("apps.strategies.urls")),
     path("research/", include("apps.research.urls")),
+    path("alerts/", include("apps.alerts.urls")),
     path("admin/", admin.site.urls),
 ]

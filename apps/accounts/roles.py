@@ -49,26 +49,48 @@ READ_TRADING = (
     "trading.view_controltrip",
 )
 
+# Alerts (apps.alerts): everyone on the desk sees them; traders and risk officers (and admins)
+# acknowledge and resolve them. Raising is the desk's own doing (no permission).
+READ_ALERTS = ("alerts.view_alert", "alerts.view_alertevent", "alerts.view_alertdelivery")
+HANDLE_ALERTS = ("alerts.acknowledge_alert", "alerts.resolve_alert")
+
 ROLE_PERMISSIONS = MappingProxyType(
     {
-        VIEWER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING),
-        TRADER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "trading.add_order"),
+        VIEWER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, *READ_ALERTS),
+        TRADER: (
+            *READ_DATA,
+            *READ_STRATEGIES,
+            *READ_TRADING,
+            *READ_ALERTS,
+            *HANDLE_ALERTS,
+            "trading.add_order",
+        ),
         QUANT: (
             *READ_DATA,
             *MANAGE_DATA,
             *READ_TRADING,
+            *READ_ALERTS,
             "strategies.add_strategy",
             "strategies.add_promotionrequest",
             "strategies.view_promotionrequest",
             "strategies.view_lifecycleevent",
         ),
-        RISK_OFFICER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "trading.change_risklimits"),
-        APPROVER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "strategies.decide_promotion"),
+        RISK_OFFICER: (
+            *READ_DATA,
+            *READ_STRATEGIES,
+            *READ_TRADING,
+            *READ_ALERTS,
+            *HANDLE_ALERTS,
+            "trading.change_risklimits",
+        ),
+        APPROVER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, *READ_ALERTS, "strategies.decide_promotion"),
         ADMIN: (
             *READ_DATA,
             *MANAGE_DATA,
             *READ_STRATEGIES,
             *READ_TRADING,
+            *READ_ALERTS,
+            *HANDLE_ALERTS,
             "strategies.add_strategy",
             "strategies.change_strategy",
             "strategies.delete_strategy",

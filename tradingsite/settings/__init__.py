@@ -1,6 +1,7 @@
 """Settings, split by concern. `tradingsite.settings` serves development, the demo and tests;
 `tradingsite.settings.production` adds the checks a real deployment must pass."""
 
+from .alerts import *
 from .brokers import *
 from .core import *
 from .data import *

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "apps.research",
     "apps.trading",
     "apps.paper",
+    "apps.alerts",
 ]
 
 MIDDLEWARE = [

@@ -32,6 +32,7 @@ RESEARCH_TASK_SOFT_TIME_LIMIT = env.int("RESEARCH_TASK_SOFT_TIME_LIMIT", default
 RESEARCH_TASK_TIME_LIMIT = env.int("RESEARCH_TASK_TIME_LIMIT", default=3 * 3600 + 300)
 # Tasks run by beat, by name; the queue is chosen by the task routing in workers/celery.py.
 CELERY_BEAT_SCHEDULE = {
+    "alert-deliveries-sweep": {"task": "apps.alerts.tasks.alert_deliveries_sweep", "schedule": 60.0},
     "worker-heartbeat": {"task": "apps.core.tasks.worker_heartbeat", "schedule": 15.0},
     "research-jobs-reap": {
         "task": "apps.research.tasks.research_jobs_reap",

@@ -13,7 +13,7 @@ from apps.accounts.services import roles_sync
 
 pytestmark = pytest.mark.django_db
 
-ALL = {"data", "universe", "strategies", "research"}
+ALL = {"data", "universe", "strategies", "research", "alerts"}
 EXPECTED = {
     "viewer": ALL,
     "trader": ALL,
