@@ -19,7 +19,13 @@ CHROMIUM_ARGS = [
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `browser` skip, with the reason, where Debian's chromium is not installed."""
+    """Tests marked `browser` run last, and skip, with the reason, where Debian's chromium is not
+    installed. Last, because the one Playwright session keeps an event loop in the test thread
+    from its first use to the end of the run, and tests that call async_to_sync from that thread
+    (the websocket tests in tests/apps/core) must not run after it, wherever they are collected."""
+    items.sort(
+        key=lambda item: item.get_closest_marker("browser") is not None or "chromium" in item.fixturenames
+    )
     if CHROMIUM.exists():
         return
     skip = pytest.mark.skip(

@@ -4,31 +4,12 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connections
 
 from apps.alerts.models import Alert
 from apps.alerts.services import alert_raise
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS
+from tests.browser_support import CHROMIUM
 
 from ..strategies.conftest import make_people
-
-
-@pytest.fixture
-def chromium(monkeypatch):
-    """Its own Playwright, stopped after the test: the shared session one keeps an event loop in
-    the test thread for the rest of the run, and this package is collected before tests (the
-    websocket ones in tests/apps/core) that call async_to_sync from that thread."""
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # as the shared fixture does
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-        # ORM calls made while Playwright's loop ran used connections of that loop's context:
-        # close them before the loop goes, or they outlive the test (and block dropping the test DB).
-        connections.close_all()
-
 
 pytestmark = [
     pytest.mark.browser,
