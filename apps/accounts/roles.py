@@ -49,21 +49,48 @@ READ_TRADING = (
     "trading.view_controltrip",
 )
 
+# Kill switch (apps.live): everyone on the desk reads switches, their events and FLAT reports;
+# traders press STOP, CANCEL and FLAT; risk officers those and UNLOCK.
+READ_KILLSWITCH = ("live.view_killswitch", "live.view_killswitchevent", "live.view_flatreport")
+PRESS_KILLSWITCH = ("live.stop_killswitch", "live.cancel_killswitch", "live.flat_killswitch")
+
 ROLE_PERMISSIONS = MappingProxyType(
     {
-        VIEWER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING),
-        TRADER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "trading.add_order"),
+        VIEWER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, *READ_KILLSWITCH),
+        TRADER: (
+            *READ_DATA,
+            *READ_STRATEGIES,
+            *READ_TRADING,
+            "trading.add_order",
+            *READ_KILLSWITCH,
+            *PRESS_KILLSWITCH,
+        ),
         QUANT: (
             *READ_DATA,
             *MANAGE_DATA,
             *READ_TRADING,
+            *READ_KILLSWITCH,
             "strategies.add_strategy",
             "strategies.add_promotionrequest",
             "strategies.view_promotionrequest",
             "strategies.view_lifecycleevent",
         ),
-        RISK_OFFICER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "trading.change_risklimits"),
-        APPROVER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, "strategies.decide_promotion"),
+        RISK_OFFICER: (
+            *READ_DATA,
+            *READ_STRATEGIES,
+            *READ_TRADING,
+            "trading.change_risklimits",
+            *READ_KILLSWITCH,
+            *PRESS_KILLSWITCH,
+            "live.unlock_killswitch",
+        ),
+        APPROVER: (
+            *READ_DATA,
+            *READ_STRATEGIES,
+            *READ_TRADING,
+            "strategies.decide_promotion",
+            *READ_KILLSWITCH,
+        ),
         ADMIN: (
             *READ_DATA,
             *MANAGE_DATA,
@@ -78,6 +105,7 @@ ROLE_PERMISSIONS = MappingProxyType(
             "trading.add_accountmodelversion",
             "trading.add_order",
             "trading.change_risklimits",
+            *READ_KILLSWITCH,
         ),
     }
 )

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "apps.strategies",
     "apps.research",
     "apps.trading",
+    "apps.live",
 ]
 
 MIDDLEWARE = [
