@@ -31,7 +31,7 @@ def hold(acct, version, broker, symbol: str, qty, *, bar=BAR, price="200.00"):
     """Buy `qty` of `symbol` through the order services, record its fill in our book and give the
     in-memory broker the same position."""
     order = create(
-        account,
+        acct,
         version,
         symbol=symbol,
         qty=D(qty),
