@@ -2,7 +2,7 @@
 venue holding positions (set by the test) and the orders sent to it. A submitted order is
 accepted and rests, unless `fill_sells` is set, in which case a sell fills at once at its limit
 price and reduces the position (never below zero: a sell larger than the position is refused, as
-a long-only venue would). Symbols in `refuse` get a definitive OrderRejected. cancel_all
+a long-only venue would). Sells of symbols in `refuse_sells` get a definitive OrderRejected. cancel_all
 cancels every resting order. No partial fills, no latency unless `submit_delay_s`, no fills
 stream (the tests record fills themselves where the book must show them)."""
 
@@ -36,14 +36,14 @@ class InMemoryBroker:
         *,
         positions: dict[str, Decimal] | None = None,
         fill_sells: bool = False,
-        refuse: frozenset[str] = frozenset(),
+        refuse_sells: frozenset[str] = frozenset(),
         submit_delay_s: float = 0.0,
         on_submit: Callable[[OrderRequest], None] | None = None,
         equity: Decimal = Decimal("1000000"),
     ) -> None:
         self.held = dict(positions or {})
         self.fill_sells = fill_sells
-        self.refuse = refuse
+        self.refuse_sells = refuse_sells
         self.submit_delay_s = submit_delay_s
         self.on_submit = on_submit
         self.equity = equity
@@ -60,7 +60,7 @@ class InMemoryBroker:
             self.submitted.append((arrived, request))
         if self.submit_delay_s:
             time.sleep(self.submit_delay_s)
-        if request.symbol in self.refuse:
+        if request.side == "sell" and request.symbol in self.refuse_sells:
             raise OrderRejected(f"{request.symbol} is not tradable", code="40310000", http_status=403)
         status = OrderStatus.ACCEPTED
         filled = Decimal(0)

@@ -69,11 +69,13 @@ def test_while_stopped_only_flat_sells_pass(people, account, paper_version, stat
     hold(account, paper_version, broker, "AAPL", 100)
     KillSwitch.objects.update_or_create(account=account, defaults={"state": state})
     # a model's sell, a buy with FLAT's source, and a sell from another source are all refused
-    assert create(account, paper_version, side="sell", qty=D(10), bar_time=BAR + dt.timedelta(hours=2)).status == (
-        "rejected"
-    )
+    assert create(
+        account, paper_version, side="sell", qty=D(10), bar_time=BAR + dt.timedelta(hours=2)
+    ).status == ("rejected")
     assert _flat_sell(account, side="buy", bar_time=BAR + dt.timedelta(hours=3)).reason_code == "kill_switch"
-    assert _flat_sell(account, source="cycle", bar_time=BAR + dt.timedelta(hours=4)).reason_code == "kill_switch"
+    assert (
+        _flat_sell(account, source="cycle", bar_time=BAR + dt.timedelta(hours=4)).reason_code == "kill_switch"
+    )
     sell = _flat_sell(account)
     assert sell.status == "pending_new"
     assert order_submit(order=sell, broker=broker).status == "accepted"
