@@ -126,3 +126,8 @@ class InMemoryBroker:
 
     def fills_since(self, since: dt.datetime) -> list[BrokerFill]:
         return []
+
+
+def for_account(account) -> InMemoryBroker:
+    """A `TRADING_BROKER_FACTORY` for the command tests: an empty venue per call."""
+    return InMemoryBroker()
