@@ -54,9 +54,14 @@ READ_TRADING = (
 READ_ALERTS = ("alerts.view_alert", "alerts.view_alertevent", "alerts.view_alertdelivery")
 HANDLE_ALERTS = ("alerts.acknowledge_alert", "alerts.resolve_alert")
 
+# Kill switch (apps.live): everyone on the desk reads switches, their events and FLAT reports;
+# traders press STOP, CANCEL and FLAT; risk officers those and UNLOCK.
+READ_KILLSWITCH = ("live.view_killswitch", "live.view_killswitchevent", "live.view_flatreport")
+PRESS_KILLSWITCH = ("live.stop_killswitch", "live.cancel_killswitch", "live.flat_killswitch")
+
 ROLE_PERMISSIONS = MappingProxyType(
     {
-        VIEWER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, *READ_ALERTS),
+        VIEWER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, *READ_ALERTS, *READ_KILLSWITCH),
         TRADER: (
             *READ_DATA,
             *READ_STRATEGIES,
@@ -64,12 +69,15 @@ ROLE_PERMISSIONS = MappingProxyType(
             *READ_ALERTS,
             *HANDLE_ALERTS,
             "trading.add_order",
+            *READ_KILLSWITCH,
+            *PRESS_KILLSWITCH,
         ),
         QUANT: (
             *READ_DATA,
             *MANAGE_DATA,
             *READ_TRADING,
             *READ_ALERTS,
+            *READ_KILLSWITCH,
             "strategies.add_strategy",
             "strategies.add_promotionrequest",
             "strategies.view_promotionrequest",
@@ -82,8 +90,18 @@ ROLE_PERMISSIONS = MappingProxyType(
             *READ_ALERTS,
             *HANDLE_ALERTS,
             "trading.change_risklimits",
+            *READ_KILLSWITCH,
+            *PRESS_KILLSWITCH,
+            "live.unlock_killswitch",
         ),
-        APPROVER: (*READ_DATA, *READ_STRATEGIES, *READ_TRADING, *READ_ALERTS, "strategies.decide_promotion"),
+        APPROVER: (
+            *READ_DATA,
+            *READ_STRATEGIES,
+            *READ_TRADING,
+            *READ_ALERTS,
+            *READ_KILLSWITCH,
+            "strategies.decide_promotion",
+        ),
         ADMIN: (
             *READ_DATA,
             *MANAGE_DATA,
@@ -100,6 +118,7 @@ ROLE_PERMISSIONS = MappingProxyType(
             "trading.add_accountmodelversion",
             "trading.add_order",
             "trading.change_risklimits",
+            *READ_KILLSWITCH,
         ),
     }
 )

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     REJECTION_STREAK = "rejection_streak"  # trips the kill switch
     INTRADAY_LOSS = "intraday_loss"  # trips the kill switch
     VERSION_NOT_TRADABLE = "version_not_tradable"  # stage does not match the account's endpoint
+    KILL_SWITCH = "kill_switch"  # the account's or the desk's kill switch forbids it (apps.live)
 
 
 TRIP_REASONS = frozenset({Reason.REJECTION_STREAK, Reason.INTRADAY_LOSS})

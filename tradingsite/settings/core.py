@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "apps.trading",
     "apps.paper",
     "apps.alerts",
+    "apps.live",
 ]
 
 MIDDLEWARE = [

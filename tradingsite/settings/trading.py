@@ -22,3 +22,9 @@ TRADING_RISK_DEFAULTS = {
 # this many seconds is concluded never to have landed (NautilusTrader's in-flight check: one
 # targeted lookup before "not found" becomes terminal).
 TRADING_IN_FLIGHT_NOT_FOUND_S = env.int("TRADING_IN_FLIGHT_NOT_FOUND_S", default=60)
+
+# Kill switch (apps.live): UNLOCK needs a second, different risk officer to confirm when true.
+KILLSWITCH_UNLOCK_FOUR_EYES = env.bool("KILLSWITCH_UNLOCK_FOUR_EYES", default=True)
+# Dotted path of a callable `(TradingAccount) -> Broker` that `manage.py killswitch cancel|flat`
+# uses to reach an account's broker ("" until a venue is wired in).
+TRADING_BROKER_FACTORY = env.str("TRADING_BROKER_FACTORY", default="")

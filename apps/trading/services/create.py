@@ -25,6 +25,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from apps.live.gate import is_flat_order
+from apps.live.gate import refusal as killswitch_refusal
 from apps.strategies.models import ModelVersion
 from apps.trading import permissions
 from apps.trading.brokers.base import OrderSide, OrderType, TimeInForce
@@ -125,6 +127,12 @@ def orders_create(
         refusal = (
             _version_refusal(account=account, version=model_version) if model_version is not None else ""
         )
+        # The kill switch (apps.live.gate): an early refusal; order_submit re-checks under its lock.
+        flat_batch = all(
+            is_flat_order(side=d.side, model_version_id=getattr(model_version, "pk", None), source=source)
+            for d in decisions
+        )
+        switch_refusal = killswitch_refusal(account_id=account.pk, flat_order=flat_batch)
         snapshot = control_snapshot(
             account=account,
             bar_time=bar_time,
@@ -136,7 +144,9 @@ def orders_create(
         todo = [(d, cid) for d, cid in zip(decisions, cids, strict=True) if cid not in existing]
         verdicts: list[Decision] = []
         for d, _cid in todo:
-            if refusal:
+            if switch_refusal:
+                verdict = Decision(reason=Reason.KILL_SWITCH, detail=switch_refusal)
+            elif refusal:
                 verdict = Decision(reason=Reason.VERSION_NOT_TRADABLE, detail=refusal)
             else:
                 intent = Intent(d.symbol, d.side, d.qty, d.type, d.limit_price, marks.get(d.symbol))

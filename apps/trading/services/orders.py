@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.live.gate import submit_gate
 from apps.trading import permissions
 from apps.trading.brokers.base import (
     Broker,
@@ -34,6 +35,7 @@ from apps.trading.brokers.base import (
     OutcomeUnknown,
     TimeInForce,
 )
+from apps.trading.controls import Reason
 from apps.trading.models import Order
 from apps.trading.orders import CANCEL_REJECTED_EVENTS, IN_FLIGHT, STALE_REPORTS, STATUS_EVENT
 
@@ -58,6 +60,24 @@ def order_submit(
     order.refresh_from_db()
     if order.status != OrderStatus.PENDING_NEW:
         return order
+    # The kill switch is read, and the order sent, under the switch's shared lock: once a STOP
+    # has committed no order reaches the broker (apps.live.gate explains the guarantee).
+    with submit_gate(order=order) as refusal:
+        if refusal:
+            order_transition(
+                order=order,
+                event="deny",
+                source="killswitch",
+                actor=by,
+                detail=refusal,
+                reason_code=Reason.KILL_SWITCH.value,
+                reason_detail=refusal,
+            )
+            return order
+        return _send(order=order, broker=broker, arrival_price=arrival_price, by=by, source=source)
+
+
+def _send(*, order: Order, broker: Broker, arrival_price: Decimal | None, by, source: str) -> Order:
     won = order_transition(
         order=order,
         event="submit",

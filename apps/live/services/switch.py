@@ -1,0 +1,119 @@
+"""Switch transitions: the one way a kill switch changes (KILLSWITCH_MACHINE through
+StateMachine, under the switch's exclusive lock, with its KillSwitchEvent row), and the services
+that only move the state: STOP, a control trip, HALT (reconciliation) and UNLOCK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from apps.live import permissions
+from apps.live.gate import switch_lock
+from apps.live.machine import KILLSWITCH_MACHINE
+from apps.live.models import KillSwitch, KillSwitchEvent
+from apps.trading.models import TradingAccount
+from apps.trading.permissions import require
+from apps.trading.services import KillSwitchTrip
+
+
+class LostRace(RuntimeError):
+    """The switch changed between reading it and applying the event (retry with the new state)."""
+
+
+def switch_for(*, account: TradingAccount | None) -> KillSwitch:
+    """The account's switch (None: the desk's), created ACTIVE the first time it is asked for."""
+    if account is None:
+        return KillSwitch.objects.get_or_create(desk=True)[0]
+    return KillSwitch.objects.get_or_create(account=account)[0]
+
+
+def switch_apply(
+    *, account: TradingAccount | None, event: str, by, reason: str, payload: dict[str, Any] | None = None
+) -> KillSwitch:
+    """Apply `event` to the switch of `account` (None: the desk) and record who, when, why.
+    Raises TransitionError when the table forbids it. Callers check permission first."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError(f"kill switch {event}: a reason is required")
+    switch = switch_for(account=account)
+    with transaction.atomic():
+        switch_lock(account_id=None if account is None else account.pk)  # waits for submits in flight
+        switch.refresh_from_db()
+
+        def record(from_state: str, to_state: str) -> None:
+            KillSwitchEvent.objects.create(
+                switch=switch,
+                event=event,
+                from_state=from_state,
+                to_state=to_state,
+                actor=by,
+                reason=reason,
+                payload=payload or {},
+            )
+
+        if not KILLSWITCH_MACHINE.apply(switch, event, record=record, reason=reason):
+            raise LostRace(f"kill switch {switch} changed while applying {event!r}")
+    return switch
+
+
+def killswitch_stop(*, by, account: TradingAccount | None, reason: str) -> KillSwitch:
+    """STOP: no new order for the account (None: the whole desk) leaves once this returns; open
+    orders stay."""
+    require(by, permissions.STOP, "press STOP", system_allowed=False)
+    return switch_apply(account=account, event="stop", by=by, reason=reason)
+
+
+def killswitch_trip(*, trip: KillSwitchTrip) -> KillSwitch:
+    """A pre-trade control said stop (`KillSwitchTrip` from apps.trading.services): the desk
+    itself stops the account, with the control's reason code."""
+    row = trip.trip
+    return switch_apply(
+        account=row.account,
+        event="trip",
+        by=None,
+        reason=f"{row.reason_code}: {row.detail}",
+        payload={"control_trip_id": row.pk, "order_id": row.order_id},
+    )
+
+
+def killswitch_halt(
+    *, account: TradingAccount, reason: str, payload: dict[str, Any] | None = None
+) -> KillSwitch:
+    """Reconciliation found a break: the desk itself halts the account (cancels still allowed)."""
+    return switch_apply(account=account, event="halt", by=None, reason=reason, payload=payload)
+
+
+def pending_unlock(switch: KillSwitch) -> KillSwitchEvent | None:
+    """The unlock request waiting for a second person: the switch's latest event, if it is one
+    (any later action on the switch voids a request)."""
+    last = switch.events.order_by("-at", "-pk").first()
+    return last if last is not None and last.event == "unlock_request" else None
+
+
+def killswitch_unlock(*, by, account: TradingAccount | None, reason: str) -> KillSwitch:
+    """UNLOCK: back to ACTIVE. Risk officers only. With `KILLSWITCH_UNLOCK_FOUR_EYES` the first
+    risk officer's call records a pending request (the state does not change) and a second,
+    different risk officer's call confirms it; the requester cannot confirm their own request."""
+    require(by, permissions.UNLOCK, "unlock the kill switch", system_allowed=False)
+    if not settings.KILLSWITCH_UNLOCK_FOUR_EYES:
+        return switch_apply(account=account, event="unlock", by=by, reason=reason)
+    with transaction.atomic():
+        switch = switch_for(account=account)
+        KillSwitch.objects.select_for_update().filter(pk=switch.pk).get()
+        request = pending_unlock(switch)
+        if request is None:
+            return switch_apply(account=account, event="unlock_request", by=by, reason=reason)
+        if request.actor_id == by.pk:
+            raise PermissionDenied(
+                f"{by} requested this unlock: a different risk officer must confirm it (four-eyes)"
+            )
+        return switch_apply(
+            account=account,
+            event="unlock",
+            by=by,
+            reason=reason,
+            payload={"requested_by": request.actor.username, "request_event_id": request.pk},
+        )
