@@ -10,13 +10,18 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from apps.alerts.models import AlertKind, Severity
+from apps.alerts.services import alert_raise
 from apps.live import permissions
 from apps.live.gate import switch_lock
-from apps.live.machine import KILLSWITCH_MACHINE
+from apps.live.machine import KILLSWITCH_MACHINE, State
 from apps.live.models import KillSwitch, KillSwitchEvent
 from apps.trading.models import TradingAccount
 from apps.trading.permissions import require
 from apps.trading.services import KillSwitchTrip
+
+# A state change raises (or bumps) the switch's one open alert; a control trip is a circuit breaker.
+ALERT_SEVERITY = {State.ACTIVE: Severity.INFO, State.FLAT: Severity.WARNING}  # any other state: critical
 
 
 class LostRace(RuntimeError):
@@ -53,10 +58,37 @@ def switch_apply(
                 reason=reason,
                 payload=payload or {},
             )
+            if from_state != to_state:
+                _alert(
+                    switch=switch,
+                    account=account,
+                    event=event,
+                    from_state=from_state,
+                    to_state=to_state,
+                    by=by,
+                    reason=reason,
+                )
 
         if not KILLSWITCH_MACHINE.apply(switch, event, record=record, reason=reason):
             raise LostRace(f"kill switch {switch} changed while applying {event!r}")
     return switch
+
+
+def _alert(
+    *, switch: KillSwitch, account, event: str, from_state: str, to_state: str, by, reason: str
+) -> None:
+    """Inside the switch's transaction: the alert row commits with the change, delivery follows
+    the commit (alerts never fail or undo the change)."""
+    where = "the desk" if account is None else f"account {account.name}"
+    who = getattr(by, "username", None) or "the desk"
+    alert_raise(
+        kind=AlertKind.CIRCUIT_BREAKER if event == "trip" else AlertKind.KILL_SWITCH,
+        severity=ALERT_SEVERITY.get(to_state, Severity.CRITICAL),
+        message=f"kill switch of {where}: {from_state} -> {to_state} ({event} by {who}: {reason})",
+        account=account,
+        details={"switch_id": switch.pk, "event": event, "from": from_state, "to": to_state},
+        dedup_key=f"killswitch:{'desk' if account is None else account.pk}",
+    )
 
 
 def killswitch_stop(*, by, account: TradingAccount | None, reason: str) -> KillSwitch:
