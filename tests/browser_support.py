@@ -4,11 +4,20 @@ Playwright session): real headless Chromium (Debian's /usr/bin/chromium) driven 
 Screenshots land in var/screenshots/ so a person can open them."""
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"  # <worktree>/var (gitignored)
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -81,3 +90,56 @@ def screenshot(page):
         return path
 
     return _shot
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+@dataclass(frozen=True)
+class DemoDesk:
+    url: str
+    log_path: Path
+    database: Path  # the desk's own SQLite file (tests may read it; the desk writes it)
+
+
+@pytest.fixture
+def demo_desk(tmp_path):
+    """What `make demo` runs (`manage.py rundesk --demo`: migrate, real fixtures, demo users, web +
+    embedded worker and beat in one process) on a fresh SQLite file, until /healthz answers 200."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log_path, database = tmp_path / "desk.log", tmp_path / "demo.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env["DATABASE_URL"] = f"sqlite:///{database}"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "rundesk", "--demo", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while http_status(f"{url}/healthz") != 200:
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "no healthy /healthz within 240 s"
+            time.sleep(0.25)
+        yield DemoDesk(url=url, log_path=log_path, database=database)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

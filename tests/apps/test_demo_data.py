@@ -2,18 +2,10 @@
 of the Kaggle subset and its bars that conflict with Pooksoft's are recorded as rejects, and a
 second run skips every file by sha256. And the demo desk (`rundesk --demo`) runs quietly."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import date
 from decimal import Decimal
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -70,71 +62,29 @@ def test_load_demo_data_then_rerun_skips_everything():
     assert (ImportRun.objects.count(), Bar.objects.count()) == (runs, bars)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
 @pytest.mark.browser
-def test_a_quiet_demo_desk_logs_no_noise(tmp_path, chromium):
+def test_a_quiet_demo_desk_logs_no_noise(demo_desk, chromium):
     """`rundesk --demo` (what `make demo` runs) on a fresh SQLite file: healthy, then ~20 s of a
     quiet desk with a browser visit. The log has no kombu "No hostname was supplied" warning and no
     404 (the pages link a real favicon)."""
-    port, log_path = _free_port(), tmp_path / "desk.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
-    root = Path(__file__).resolve().parents[2]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "rundesk", "--demo", "--port", str(port)],
-            cwd=root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
+    base, log_path = demo_desk.url, demo_desk.log_path
     failed: list[str] = []
-    try:
-        deadline = time.monotonic() + 240
-        while _status(f"{base}/healthz") != 200:
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "no healthy /healthz within 240 s"
-            time.sleep(0.25)
-        quiet_until = time.monotonic() + 20
-        context = chromium.new_context()
-        page = context.new_page()
-        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-        page.goto(f"{base}/accounts/login/")
-        page.fill("input[name=username]", "victor")
-        page.fill("input[name=password]", "victor-hourglass")
-        page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
-        page.goto(f"{base}/data/")
-        page.wait_for_load_state("networkidle")
-        icon = page.get_attribute("link[rel=icon]", "href")
-        icon_resp = page.request.get(f"{base}{icon}")
-        assert icon_resp.status == 200 and icon_resp.headers["content-type"].startswith("image/svg")
-        context.close()
-        time.sleep(max(0.0, quiet_until - time.monotonic()))
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    quiet_until = time.monotonic() + 20
+    context = chromium.new_context()
+    page = context.new_page()
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", "victor")
+    page.fill("input[name=password]", "victor-hourglass")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    page.goto(f"{base}/data/")
+    page.wait_for_load_state("networkidle")
+    icon = page.get_attribute("link[rel=icon]", "href")
+    icon_resp = page.request.get(f"{base}{icon}")
+    assert icon_resp.status == 200 and icon_resp.headers["content-type"].startswith("image/svg")
+    context.close()
+    time.sleep(max(0.0, quiet_until - time.monotonic()))
     text = log_path.read_text()
     # /healthz answered 200, so the heartbeat task ran; its routine per-task lines stay out of the log.
     assert "embedded celery worker started" in text

@@ -20,13 +20,18 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "hourglass.sqlite3",
-            # Web, worker and beat threads share the file in the one-process demo:
-            # WAL lets readers proceed while one writer holds the lock.
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
             "TEST": {"NAME": VAR_DIR / "test-hourglass.sqlite3"},
         }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat threads share the file in the one-process demo (whether the file comes
+    # from the default or from a sqlite:// DATABASE_URL): WAL lets readers proceed while one writer
+    # holds the lock, IMMEDIATE takes the write lock at BEGIN (a deferred transaction that upgrades
+    # later fails at once with "database is locked" instead of waiting), and writers wait 30 s.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
     }
