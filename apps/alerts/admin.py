@@ -5,29 +5,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline
+
 from .models import Alert, AlertDelivery, AlertEvent, DeliveryAttempt
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AlertEventInline(ReadOnlyInline):

@@ -5,23 +5,15 @@ are created through the research services and change status through their state 
 
 from django.contrib import admin
 
-from apps.strategies.admin import ReadOnlyAdmin
+from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import BacktestRun, ParameterSearch, RunEvent, TrainingRun
 
 
-class RunEventInline(admin.TabularInline):
+class RunEventInline(ReadOnlyInline):
     model = RunEvent
-    extra = 0
-    can_delete = False
     fields = ("from_status", "to_status", "actor", "reason", "at")
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class JobAdmin(ReadOnlyAdmin):

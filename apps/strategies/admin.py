@@ -8,21 +8,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin
+
 from .models import LifecycleEvent, ModelVersion, PromotionRequest, Strategy
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """View-only admin for evidence and event rows: no add, no change, no delete, for anyone
-    (superusers included: `has_*_permission` is asked before the user's permissions)."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Strategy)

@@ -5,40 +5,21 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline
+
 from .models import ControlTrip, Fill, Order, OrderEvent, RiskLimitsChange, TradingAccount
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     fields = ["at", "event", "from_status", "to_status", "source", "actor", "detail"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class FillInline(admin.TabularInline):
+class FillInline(ReadOnlyInline):
     model = Fill
     fields = ["execution_id", "qty", "price", "fee", "at", "shortfall_decision_bps", "shortfall_arrival_bps"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(TradingAccount)
