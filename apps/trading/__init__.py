@@ -12,7 +12,7 @@ Interfaces for the live cycle, reconciliation and the kill switch (next session)
   for orders left `submitted` (by client order id); `order_report_apply` for every
   `BrokerOrder` / `OrderEventReport` (stream, REST poll, reconciliation); `fill_record`
   (idempotent per account and execution id).
-- `Order.cycle_id` is a plain integer column to become a ForeignKey to the cycle run.
+- `Order.cycle` is the live.CycleRun that produced the order (null for the kill switch's).
 - Positions and cash: `selectors.account_book` (from fills, `ledger.book_from_fills`).
 - `controls.py` and `ledger.py` are pure (no Django); `orders.py` holds the one order table.
 """

@@ -26,5 +26,27 @@ TRADING_IN_FLIGHT_NOT_FOUND_S = env.int("TRADING_IN_FLIGHT_NOT_FOUND_S", default
 # Kill switch (apps.live): UNLOCK needs a second, different risk officer to confirm when true.
 KILLSWITCH_UNLOCK_FOUR_EYES = env.bool("KILLSWITCH_UNLOCK_FOUR_EYES", default=True)
 # Dotted path of a callable `(TradingAccount) -> Broker` that `manage.py killswitch cancel|flat`
-# uses to reach an account's broker ("" until a venue is wired in).
-TRADING_BROKER_FACTORY = env.str("TRADING_BROKER_FACTORY", default="")
+# and the cycle use to reach an account's broker.
+TRADING_BROKER_FACTORY = env.str("TRADING_BROKER_FACTORY", default="apps.live.brokers.broker_for")
+
+# The hourly cycle (apps.live.cycle). The desk's market clock: "wall" (live: the bar that closed
+# last on the exchange calendar) or "replay" (the demo: LIVE_REPLAY_FILE's bars walked one every
+# REPLAY_SECONDS_PER_BAR seconds of wall time, see apps.live.clock).
+LIVE_CLOCK = env.str("LIVE_CLOCK", default="wall")
+LIVE_REPLAY_FILE = env.str("LIVE_REPLAY_FILE", default="")
+# Market days of history the cycle loads before its bar (features, the risk model's returns
+# window and the volatility / ADV windows must fit; the kernel refuses too short a panel).
+LIVE_PANEL_DAYS = env.int("LIVE_PANEL_DAYS", default=45)
+# A run that fails is retried this many times in all (Celery retry with backoff), then stays failed.
+LIVE_CYCLE_MAX_ATTEMPTS = env.int("LIVE_CYCLE_MAX_ATTEMPTS", default=3)
+# Celery limits of one cycle: the soft limit raises inside it (the run records "failed: time
+# limit"), the hard one kills the worker process. Both far below the broker's visibility timeout
+# (CELERY_BROKER_TRANSPORT_OPTIONS), so a running cycle is never redelivered to a second worker.
+LIVE_CYCLE_SOFT_TIME_LIMIT = env.int("LIVE_CYCLE_SOFT_TIME_LIMIT", default=240)
+LIVE_CYCLE_TIME_LIMIT = env.int("LIVE_CYCLE_TIME_LIMIT", default=300)
+# A bar close with no finished cycle this many seconds later raises a "missed cycle" alert.
+LIVE_CYCLE_MISSED_AFTER_S = env.int("LIVE_CYCLE_MISSED_AFTER_S", default=600)
+# Reconciliation: a position differing from the sum of fills by more than this many shares is a break.
+RECONCILE_QTY_TOLERANCE = env.str("RECONCILE_QTY_TOLERANCE", default="0.000001")
+# How far back reconciliation asks the broker for fills (seconds before the last reconciliation).
+RECONCILE_FILLS_LOOKBACK_S = env.int("RECONCILE_FILLS_LOOKBACK_S", default=3 * 24 * 3600)

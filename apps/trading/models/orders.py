@@ -29,14 +29,15 @@ def _choices(enum) -> list[tuple[str, str]]:
 
 class Order(models.Model):
     account = models.ForeignKey(TradingAccount, on_delete=models.PROTECT, related_name="orders")
-    # Null only for orders no model decided (the kill switch's closing orders, next session).
+    # Null only for orders no model decided (the kill switch's closing orders).
     model_version = models.ForeignKey(
         "strategies.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
     )
     bar_time = models.DateTimeField()  # the cycle's bar (end, UTC); part of the client order id
-    # The cycle run that produced it: a plain integer until the live cycle model exists (next
-    # session turns it into a ForeignKey to live.CycleRun with the same column).
-    cycle_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # The cycle run that produced it (null: orders no cycle made, e.g. the kill switch's).
+    cycle = models.ForeignKey(
+        "live.CycleRun", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
     symbol = models.CharField(max_length=16)
     side = models.CharField(max_length=4, choices=_choices(OrderSide))
     qty = models.DecimalField(**_QTY)

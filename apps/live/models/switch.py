@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from apps.core.statemachine import AppendOnlyModel
 
-from .machine import State
+from ..machine import State
 
 
 class KillSwitch(models.Model):
