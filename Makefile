@@ -32,9 +32,10 @@ fixtures: migrate
 	$(PY) manage.py load_demo_data
 
 # One process: migrate (only if a migration is unapplied), fixtures (skipped by sha256), demo users
-# (when missing), then serve. A second run is one interpreter start.
+# and the demo paper account (when missing), then serve, with the demo paper account trading every
+# replayed hour (tradingsite/settings/demo.py). A second run is one interpreter start.
 demo: $(VENV)/.runtime
-	$(PY) manage.py rundesk --demo --port $(PORT)
+	$(PY) manage.py rundesk --demo --settings tradingsite.settings.demo --port $(PORT)
 
 up: $(VENV)/.runtime
 	@test -n "$$DATABASE_URL" || { echo "make up needs DATABASE_URL (postgres://...)"; exit 2; }

@@ -8,6 +8,10 @@ STRATEGY_GATES = {
     "min_trades": env.int("GATE_MIN_TRADES", default=50),
     "min_paper_days": env.int("GATE_MIN_PAPER_DAYS", default=30),
     "max_tracking_error": env.float("GATE_MAX_TRACKING_ERROR", default=0.05),
+    # Candidate backtests must be out of sample (`oos`: walk-forward learned models; a rule's
+    # backtest reports in sample). Only the desk may waive it (the demo desk does, see
+    # tradingsite/settings/demo.py); a strategy's own `gates` section cannot.
+    "require_oos": env.bool("GATE_REQUIRE_OOS", default=True),
 }
 
 # Research jobs: a running backtest or training holds a lease for this many seconds, renewed by its

@@ -5,18 +5,24 @@ thread on every queue and celery beat. With Redis, only the web server runs here
 only when a migration is unapplied, the demo fixtures (each file skipped by its sha256 when already
 imported, see load_demo_data), the demo users when one is missing. A second `make demo` then costs
 one interpreter start instead of four (migrate, load_demo_data, create_demo_users and rundesk each
-paid ~4 s of imports and checks, and create_demo_users re-hashed six passwords: 22 s in all)."""
+paid ~4 s of imports and checks, and create_demo_users re-hashed six passwords: 22 s in all). Then
+the demo paper account (`demo_paper_desk`, created once) and the replay clock: the demo settings
+(tradingsite/settings/demo.py, which `make demo` passes) replay the hourly fixture, one bar every
+REPLAY_SECONDS_PER_BAR seconds, from the bar after the account's last cycle; the embedded beat
+runs the cycle of every accelerated hour. The replay's start lives in this process, so the demo
+runs embedded (no REDIS_URL)."""
 
 import os
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from apps.accounts.services import DEMO_PERSONAS
+from apps.live.clock import replay_mode, replay_stamps, replay_start
 
 
 def unapplied_migrations() -> int:
@@ -41,7 +47,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, no_workers: bool, demo: bool, **options):
         if demo:
+            if not replay_mode() or not settings.CELERY_EMBEDDED or no_workers:
+                raise CommandError(
+                    "rundesk --demo trades the demo paper account on the replay clock in this process: "
+                    "run it with --settings tradingsite.settings.demo (make demo does), without "
+                    "REDIS_URL and without --no-workers"
+                )
             self._demo_ready()
+            self._replay_start()
         from daphne.cli import CommandLineInterface
 
         from workers.celery import app
@@ -79,3 +92,16 @@ class Command(BaseCommand):
                 f"demo users present: {', '.join(names)} (password <name>-hourglass; "
                 "`manage.py create_demo_users` resets them)"
             )
+        call_command("demo_paper_desk", stdout=self.stdout)
+
+    def _replay_start(self) -> None:
+        from apps.live.services.demo import DEMO_ACCOUNT, demo_replay_first_index
+        from apps.trading.models import TradingAccount
+
+        first = demo_replay_first_index(account=TradingAccount.objects.get(name=DEMO_ACCOUNT))
+        stamps = replay_stamps()
+        replay_start(first_index=first)
+        self.stdout.write(
+            f"replay: bar {first + 1} of {len(stamps)} ({stamps[first]:%Y-%m-%d %H:%M} UTC), one bar every "
+            f"{settings.REPLAY_SECONDS_PER_BAR:g} s; {DEMO_ACCOUNT} trades each accelerated hour"
+        )
