@@ -102,26 +102,59 @@ def http_status(url: str) -> int:
         return 0
 
 
+DEMO_SETTINGS = "tradingsite.settings.demo"  # what `make demo` passes
+
+
 @dataclass(frozen=True)
 class DemoDesk:
     url: str
     log_path: Path
     database: Path  # the desk's own SQLite file (tests may read it; the desk writes it)
+    env: dict  # the desk's environment (its DATABASE_URL, REPLAY_SECONDS_PER_BAR, ...)
+
+    def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """`manage.py ARGS --settings tradingsite.settings.demo` in a second process against the
+        running desk's database, as the README tells an operator to (e.g. `killswitch stop`)."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args, "--settings", DEMO_SETTINGS],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 @pytest.fixture
-def demo_desk(tmp_path):
-    """What `make demo` runs (`manage.py rundesk --demo`: migrate, real fixtures, demo users, web +
-    embedded worker and beat in one process) on a fresh SQLite file, until /healthz answers 200."""
+def demo_replay_seconds_per_bar() -> float:
+    """Wall seconds per replayed hour of the demo desk (a test module overrides this fixture)."""
+    return 10.0
+
+
+@pytest.fixture
+def demo_desk(tmp_path, demo_replay_seconds_per_bar):
+    """What `make demo` runs (`manage.py rundesk --demo` with the demo settings: migrate, real
+    fixtures, demo users, the demo paper account, web + embedded worker and beat in one process,
+    the replay clock running) on a fresh SQLite file, until /healthz answers 200."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     log_path, database = tmp_path / "desk.log", tmp_path / "demo.sqlite3"
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env["DATABASE_URL"] = f"sqlite:///{database}"
+    env["REPLAY_SECONDS_PER_BAR"] = str(demo_replay_seconds_per_bar)
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "rundesk", "--demo", "--port", str(port)],
+            [
+                sys.executable,
+                "manage.py",
+                "rundesk",
+                "--demo",
+                "--settings",
+                DEMO_SETTINGS,
+                "--port",
+                str(port),
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -135,7 +168,7 @@ def demo_desk(tmp_path):
             assert proc.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, "no healthy /healthz within 240 s"
             time.sleep(0.25)
-        yield DemoDesk(url=url, log_path=log_path, database=database)
+        yield DemoDesk(url=url, log_path=log_path, database=database, env=env)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

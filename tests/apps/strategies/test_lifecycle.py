@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
 from apps.core.statemachine import AppendOnlyError
+from apps.strategies.config import ConfigValidationError, strategy_config_validate
 from apps.strategies.evidence import result_digest
 from apps.strategies.lifecycle import STAGE_MACHINE, allowed_targets, config_sha256
 from apps.strategies.models import LifecycleEvent, ModelVersion, PromotionRequest, Stage
@@ -123,6 +124,42 @@ def test_a_failing_run_cannot_be_promoted(strat, people, metrics, failing):
     assert checks[failing]["passed"] is False
     assert f"backtest #{bt.pk} {failing}" in str(exc.value)
     assert not PromotionRequest.objects.exists()
+
+
+def test_only_the_desk_waives_the_out_of_sample_requirement_and_the_gate_shows_it(strat, people, settings):
+    """The demo desk's policy (tradingsite/settings/demo.py): an in-sample backtest (a rule's)
+    passes the candidate gate only when the desk sets require_oos False; the check stays listed,
+    marked waived, and every threshold still applies. A strategy's own gates cannot waive it."""
+    mv = make_version(strat, people["quinn"])
+    in_sample = make_backtest(strat, people["quinn"], version=mv, metrics={**PASSING, "oos": False})
+    weak = make_backtest(strat, people["quinn"], version=mv, metrics={**PASSING, "oos": False, "sharpe": 0.5})
+    settings.STRATEGY_GATES = {**settings.STRATEGY_GATES, "require_oos": False}
+    with pytest.raises(GateFailed, match=f"backtest #{weak.pk} sharpe"):
+        promotion_request_create(
+            model_version=mv,
+            to_stage=Stage.CANDIDATE,
+            requested_by=people["quinn"],
+            reason="x",
+            evidence_refs=[("backtest", weak.pk)],
+        )
+    req = promotion_request_create(
+        model_version=mv,
+        to_stage=Stage.CANDIDATE,
+        requested_by=people["quinn"],
+        reason="rule backtest, in sample",
+        evidence_refs=[("backtest", in_sample.pk)],
+    )
+    oos = next(c for c in req.gate_results[0]["checks"] if c["name"] == "oos")
+    assert oos == {
+        "item": f"backtest #{in_sample.pk}",
+        "name": "oos",
+        "value": False,
+        "op": "waived",
+        "threshold": "by the desk",
+        "passed": True,
+    }
+    with pytest.raises(ConfigValidationError, match="gates"):
+        strategy_config_validate({**strat.config, "gates": {"require_oos": False}})
     mv.refresh_from_db()
     assert mv.stage == Stage.RESEARCH
 
