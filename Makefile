@@ -45,6 +45,7 @@ up: $(VENV)/.runtime
 	$(PY) manage.py collectstatic --noinput -v 0
 	trap 'kill 0' INT TERM EXIT; \
 	$(VENV)/bin/celery -A workers worker -Q default,research,live -c 2 -l INFO & \
+	$(VENV)/bin/celery -A workers worker -Q control -c 1 -n control@%h -l INFO & \
 	$(VENV)/bin/celery -A workers beat -l INFO & \
 	$(PY) manage.py rundesk --port $(PORT) --no-workers & \
 	wait

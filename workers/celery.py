@@ -24,11 +24,15 @@ def _configure_queues(sender: Celery, **_: object) -> None:
     sender.conf.task_routes = {
         "apps.research.tasks.research_jobs_reap": {"queue": "default"},
         "apps.research.tasks.*": {"queue": "research"},
+        "apps.live.tasks.killswitch_press": {"queue": "control"},
+        "apps.live.tasks.live_cycles_due": {"queue": "default"},
         "apps.live.tasks.*": {"queue": "live"},
     }
 
 
 @worker_ready.connect
-def _first_heartbeat(**_: object) -> None:
+def _on_worker_ready(**_: object) -> None:
     # A worker's first heartbeat goes out as soon as it consumes, not at the first beat tick.
     app.send_task("apps.core.tasks.worker_heartbeat")
+    # Reconcile every account before the next cycle (routed to `live`; repeating it is harmless).
+    app.send_task("apps.live.tasks.live_reconcile_all", args=("startup",))

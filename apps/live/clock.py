@@ -76,10 +76,17 @@ def last_bar_close(now: dt.datetime | None = None, freq: str = Frequency.HOUR) -
 
 def market_now() -> dt.datetime:
     """What time it is for the venue: the wall clock live; in a replay, the last delivered bar end
-    (plus nothing: orders sent now are 'at' that bar's close)."""
+    (orders sent now are 'at' that bar's close). A process that does not run the replay (e.g.
+    `manage.py killswitch` beside the demo) takes the replay's time from the database: the newest
+    bar a cycle ran at."""
     if not replay_mode():
         return timezone.now()
     last = last_bar_close()
-    if last is None:
-        raise ClockError("the replay has not started (apps.live.clock.replay_start)")
-    return last.to_pydatetime()
+    if last is not None:
+        return last.to_pydatetime()
+    from apps.live.models import CycleRun
+
+    newest = CycleRun.objects.order_by("-bar_time").values_list("bar_time", flat=True).first()
+    if newest is None:
+        raise ClockError("the replay has not started: no cycle has run yet")
+    return newest

@@ -31,13 +31,17 @@ def venue_last_closes(*, symbols: list[str], frequency: str, at: dt.datetime) ->
 
 
 def venue_reserved_cash(*, venue_account: VenueAccount) -> Decimal:
-    """What the open buys hold of the account's cash: quantity left x reserve price."""
-    reserved = (
-        VenueOrder.objects.filter(account=venue_account, side=OrderSide.BUY, status__in=OPEN)
-        .annotate(left=(F("qty") - F("filled_qty")) * F("reserve_price"))
-        .aggregate(total=Sum("left"))["total"]
+    """What the open orders hold of the account's cash: the open buys' quantity left x reserve
+    price, less the open sells' quantity left x reserve price (their least proceeds: a sell fills
+    at or above its limit). Sells fund buys as in the backtest, where a bar's sells fill before
+    its buys; the fill itself never lets cash go below zero (services.advance)."""
+    rows = dict(
+        VenueOrder.objects.filter(account=venue_account, status__in=OPEN)
+        .values("side")
+        .annotate(total=Sum((F("qty") - F("filled_qty")) * F("reserve_price")))
+        .values_list("side", "total")
     )
-    return reserved or Decimal(0)
+    return (rows.get(OrderSide.BUY) or Decimal(0)) - (rows.get(OrderSide.SELL) or Decimal(0))
 
 
 def venue_sellable(*, venue_account: VenueAccount, symbol: str) -> Decimal:

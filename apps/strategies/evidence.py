@@ -10,9 +10,7 @@ as they are now — including their config, which the candidate gate compares wi
 (see `lifecycle.config_sha256`).
 
 Sources are model labels per evidence kind: backtests are `research.BacktestRun`; paper-trading
-records do not exist yet (the live half of the desk adds its model via
-`settings.STRATEGY_EVIDENCE_SOURCES = {"paper": "<app>.<Model>"}`), so until then the
-paper -> live gate has no evidence and fails.
+summaries are the live desk's `live.PaperEvidence` (`settings.STRATEGY_EVIDENCE_SOURCES`).
 """
 
 from __future__ import annotations

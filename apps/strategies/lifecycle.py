@@ -237,8 +237,8 @@ def _gate_was_candidate(evidence: Sequence[Evidence], t: dict, version: VersionF
 
 
 def _gate_paper_tracking(evidence: Sequence[Evidence], t: dict, version: VersionFacts) -> GateResult:
-    """Enough days of paper trading whose returns track the backtest. Until the live half of the
-    desk records paper runs there is no such evidence and this gate fails, as it should."""
+    """Enough days of paper trading whose returns track the backtest (apps.live's PaperEvidence:
+    the paper cycles' realised returns against the backtest's over the same bars)."""
     runs = [e for e in evidence if e.kind == "paper"]
     if not runs:
         return GateResult(

@@ -157,6 +157,10 @@ def _refuse(reason: Reason, detail: str) -> Decision:
     return Decision(reason=reason, detail=detail, trip=reason in TRIP_REASONS)
 
 
+# The desk trades whole shares only (the kernel and the paper venue size in whole shares for it).
+WHOLE_SHARES = True
+
+
 def check(intent: Intent, limits: Limits, state: AccountState) -> Decision:
     """Every control but the message rate, in a fixed order (kill-switch trips first: once the
     account must stop, no other reason matters). Each limit is inclusive: a value equal to its
@@ -169,7 +173,11 @@ def check(intent: Intent, limits: Limits, state: AccountState) -> Decision:
     loss_limit = state.day_start_equity * limits.max_intraday_loss_pct
     if -state.intraday_pnl > loss_limit:
         return _refuse(Reason.INTRADAY_LOSS, f"intraday loss {-state.intraday_pnl} > {loss_limit}")
-    if not intent.qty.is_finite() or intent.qty <= 0 or intent.qty != intent.qty.to_integral_value():
+    if (
+        not intent.qty.is_finite()
+        or intent.qty <= 0
+        or (WHOLE_SHARES and intent.qty != intent.qty.to_integral_value())
+    ):
         return _refuse(Reason.BAD_QUANTITY, f"quantity {intent.qty} is not a positive whole number")
     if intent.symbol.upper() in limits.restricted_symbols:
         return _refuse(Reason.RESTRICTED_SYMBOL, f"{intent.symbol} is on the restricted list")

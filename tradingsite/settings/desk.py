@@ -18,3 +18,6 @@ STRATEGY_GATES = {
 # worker every third of it; a run whose lease expired lost its worker and is re-queued or failed by
 # the reaper (beat runs it every half lease) or by the redelivered task.
 RESEARCH_JOB_LEASE_S = env.int("RESEARCH_JOB_LEASE_S", default=60)
+
+# Evidence kinds beyond backtests (apps.strategies.evidence): paper trading summaries of the live desk.
+STRATEGY_EVIDENCE_SOURCES = {"paper": "live.PaperEvidence"}

@@ -50,3 +50,6 @@ LIVE_CYCLE_MISSED_AFTER_S = env.int("LIVE_CYCLE_MISSED_AFTER_S", default=600)
 RECONCILE_QTY_TOLERANCE = env.str("RECONCILE_QTY_TOLERANCE", default="0.000001")
 # How far back reconciliation asks the broker for fills (seconds before the last reconciliation).
 RECONCILE_FILLS_LOOKBACK_S = env.int("RECONCILE_FILLS_LOOKBACK_S", default=3 * 24 * 3600)
+# Where the cycle's bars come from: "" (imports bring them: files, other processes), "replay"
+# (LIVE_REPLAY_FILE through apps.trading.feeds.replay) or "alpaca" (Market Data v2 hourly bars).
+LIVE_FEED = env.str("LIVE_FEED", default="")

@@ -5,6 +5,8 @@ of the web process (see workers/embedded.py) and an in-memory channel layer. Wit
 Redis carries both, and web, worker and beat run as separate processes.
 """
 
+from celery.schedules import crontab
+
 from .desk import RESEARCH_JOB_LEASE_S
 from .env import REDIS_URL, env
 
@@ -21,7 +23,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # One queue per kind of work, so a long backtest never delays the live cycle.
-CELERY_TASK_QUEUES_NAMES = ["default", "research", "live"]
+# `control` carries kill switch presses only: never behind a running cycle.
+CELERY_TASK_QUEUES_NAMES = ["default", "research", "live", "control"]
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3600)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3900)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -31,6 +34,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 RESEARCH_TASK_SOFT_TIME_LIMIT = env.int("RESEARCH_TASK_SOFT_TIME_LIMIT", default=3 * 3600)
 RESEARCH_TASK_TIME_LIMIT = env.int("RESEARCH_TASK_TIME_LIMIT", default=3 * 3600 + 300)
 # Tasks run by beat, by name; the queue is chosen by the task routing in workers/celery.py.
+# How often beat sweeps for due cycles (seconds).
+LIVE_SWEEP_S = env.int("LIVE_SWEEP_S", default=30)
 CELERY_BEAT_SCHEDULE = {
     "alert-deliveries-sweep": {"task": "apps.alerts.tasks.alert_deliveries_sweep", "schedule": 60.0},
     "worker-heartbeat": {"task": "apps.core.tasks.worker_heartbeat", "schedule": 15.0},
@@ -38,6 +43,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.research.tasks.research_jobs_reap",
         "schedule": max(1, RESEARCH_JOB_LEASE_S // 2),  # whole seconds: django-celery-beat stores an int
     },
+    # The hourly cycle: at every clock hour of the New York session in UTC (10:00-16:00 ET is
+    # 14-20 UTC in summer, 15-21 in winter); the task itself asks the XNYS calendar which bar
+    # closed (holidays and 13:00 early closes included) and does nothing between bars.
+    "live-cycles-due": {
+        "task": "apps.live.tasks.live_cycles_due",
+        "schedule": crontab(minute="0", hour="14-21", day_of_week="mon-fri"),
+    },
+    # The same task as a sweep: a bar whose beat was missed (beat restarting) still gets its cycle,
+    # and an accelerated replay (the demo) gets one cycle per replayed bar.
+    "live-cycles-sweep": {"task": "apps.live.tasks.live_cycles_due", "schedule": LIVE_SWEEP_S},
 }
 # A worker whose last heartbeat is older than this is reported down by /healthz.
 WORKER_HEARTBEAT_MAX_AGE_S = env.int("WORKER_HEARTBEAT_MAX_AGE_S", default=90)

@@ -42,9 +42,7 @@ class CycleRun(models.Model):
         ordering = ["-bar_time", "account_id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "bar_time"], name="cyclerun_one_per_account_bar"),
-            models.CheckConstraint(
-                condition=Q(status__in=CycleStatus.values), name="cyclerun_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=CycleStatus.values), name="cyclerun_status_valid"),
         ]
         indexes = [models.Index(fields=["account", "status"], name="cyclerun_account_status")]
 

@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from apps.alerts.models import AlertKind, Severity
-from apps.alerts.services import alert_raise
+from apps.alerts.selectors import alerts_open
+from apps.alerts.services import alert_raise, alert_resolve
 from apps.live import permissions
 from apps.live.gate import switch_lock
 from apps.live.machine import KILLSWITCH_MACHINE, State
@@ -125,13 +126,32 @@ def pending_unlock(switch: KillSwitch) -> KillSwitchEvent | None:
     return last if last is not None and last.event == "unlock_request" else None
 
 
+def reconcile_alert_key(account_id: int) -> str:
+    """The dedup key of an account's one reconciliation-break alert: raised with the HALT by
+    services.reconcile, resolved by the UNLOCK that ends it."""
+    return f"reconcile:{account_id}"
+
+
+def _unlock(*, account: TradingAccount | None, by, reason: str, payload=None) -> KillSwitch:
+    """The unlock itself, and in its transaction the resolution of the account's open
+    reconciliation-break alert by the unlocking risk officer (the break stays on record in its
+    Reconciliation row; a break found again by the next reconciliation halts again)."""
+    with transaction.atomic():
+        switch = switch_apply(account=account, event="unlock", by=by, reason=reason, payload=payload)
+        if account is not None:
+            for alert in alerts_open(account=account).filter(dedup_key=reconcile_alert_key(account.pk)):
+                alert_resolve(alert=alert, by=by, reason=f"kill switch unlocked: {reason}")
+    return switch
+
+
 def killswitch_unlock(*, by, account: TradingAccount | None, reason: str) -> KillSwitch:
     """UNLOCK: back to ACTIVE. Risk officers only. With `KILLSWITCH_UNLOCK_FOUR_EYES` the first
     risk officer's call records a pending request (the state does not change) and a second,
-    different risk officer's call confirms it; the requester cannot confirm their own request."""
+    different risk officer's call confirms it; the requester cannot confirm their own request.
+    The unlock resolves the account's open reconciliation-break alert."""
     require(by, permissions.UNLOCK, "unlock the kill switch", system_allowed=False)
     if not settings.KILLSWITCH_UNLOCK_FOUR_EYES:
-        return switch_apply(account=account, event="unlock", by=by, reason=reason)
+        return _unlock(account=account, by=by, reason=reason)
     with transaction.atomic():
         switch = switch_for(account=account)
         KillSwitch.objects.select_for_update().filter(pk=switch.pk).get()
@@ -142,9 +162,8 @@ def killswitch_unlock(*, by, account: TradingAccount | None, reason: str) -> Kil
             raise PermissionDenied(
                 f"{by} requested this unlock: a different risk officer must confirm it (four-eyes)"
             )
-        return switch_apply(
+        return _unlock(
             account=account,
-            event="unlock",
             by=by,
             reason=reason,
             payload={"requested_by": request.actor.username, "request_event_id": request.pk},

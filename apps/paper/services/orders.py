@@ -70,8 +70,8 @@ def paper_order_submit(*, venue_account: VenueAccount, request: OrderRequest, no
 
     Refused: malformed orders (422 invalid_order), symbols without an instrument (422
     unknown_symbol), symbols without a bar known at `now` (422 no_price), buys whose notional at
-    the reserve price (limit, or last close) exceeds cash minus the open buys' reservations (403
-    insufficient_buying_power), sells beyond the position minus open sells (403 insufficient_qty).
+    the reserve price (limit, or last close) exceeds cash minus the open orders' net reservation
+    (open buys less open sells, selectors.venue_reserved_cash: 403 insufficient_buying_power), sells beyond the position minus open sells (403 insufficient_qty).
     A day order expires at the close of the first session closing after `now`."""
     _check_request(request)
     symbol = request.symbol.strip().upper()

@@ -1,10 +1,14 @@
-"""An in-memory Broker for the kill switch tests (tests only). What it simulates, honestly: a
-venue holding positions (set by the test) and the orders sent to it. A submitted order is
-accepted and rests, unless `fill_sells` is set, in which case a sell fills at once at its limit
-price and reduces the position (never below zero: a sell larger than the position is refused, as
-a long-only venue would). Sells of symbols in `refuse_sells` get a definitive OrderRejected. cancel_all
-cancels every resting order. No partial fills, no latency unless `submit_delay_s`, no fills
-stream (the tests record fills themselves where the book must show them)."""
+"""An in-memory Broker for the kill switch and reconciliation tests (tests only). What it
+simulates, honestly: a venue holding positions (set by the test) and the orders sent to it. A
+submitted order is accepted and rests, unless `fill_sells` is set, in which case a sell fills at
+once at its limit price and reduces the position (never below zero: a sell larger than the
+position is refused, as a long-only venue would). Sells of symbols in `refuse_sells` get a
+definitive OrderRejected. cancel_all cancels every resting order. No latency unless
+`submit_delay_s`.
+
+Executions happen when the test says (`execute`: one fill of a resting order, which moves its
+filled quantity, status and the position, and is reported by `fills_since`); `finish` cancels or
+expires an order at the venue. With `down` set every read raises OutcomeUnknown (an outage)."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from apps.trading.brokers.base import (
     OrderRejected,
     OrderRequest,
     OrderStatus,
+    OutcomeUnknown,
 )
 
 
@@ -50,7 +55,13 @@ class InMemoryBroker:
         self.orders: dict[str, BrokerOrder] = {}  # by client order id
         self.submitted: list[tuple[float, OrderRequest]] = []  # (time.time() on arrival, request)
         self.cancel_all_calls = 0
+        self.executions: list[BrokerFill] = []
+        self.down = False
         self._lock = threading.Lock()
+
+    def _read(self) -> None:
+        if self.down:
+            raise OutcomeUnknown("memory broker: connection refused")
 
     def submit(self, request: OrderRequest) -> BrokerOrder:
         arrived = time.time()
@@ -105,16 +116,68 @@ class InMemoryBroker:
                 out.append(CancelResult(broker_order_id=o.broker_order_id, ok=True))
         return out
 
+    def execute(
+        self,
+        client_order_id: str,
+        qty,
+        *,
+        price=None,
+        at: dt.datetime | None = None,
+        execution_id: str | None = None,
+    ) -> BrokerFill:
+        """One execution of a resting order (at its limit price, now, unless told)."""
+        order = self.orders[client_order_id]
+        qty = Decimal(qty)
+        price = Decimal(price) if price is not None else order.limit_price
+        filled = order.filled_qty + qty
+        assert filled <= order.qty, f"{client_order_id}: overfill {filled} > {order.qty}"
+        done = filled == order.qty
+        self.orders[client_order_id] = dataclasses.replace(
+            order,
+            filled_qty=filled,
+            filled_avg_price=price,
+            status=OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED,
+            broker_status="filled" if done else "partially_filled",
+        )
+        sign = 1 if order.side == "buy" else -1
+        self.held[order.symbol] = self.held.get(order.symbol, Decimal(0)) + sign * qty
+        fill = BrokerFill(
+            execution_id=execution_id or f"X-{len(self.executions) + 1}",
+            broker_order_id=order.broker_order_id,
+            client_order_id=client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=qty,
+            price=price,
+            fee=Decimal("0.01"),
+            at=at or dt.datetime.now(dt.UTC),
+        )
+        self.executions.append(fill)
+        return fill
+
+    def finish(self, client_order_id: str, status: OrderStatus) -> BrokerOrder:
+        """The venue ends a resting order (cancelled or expired)."""
+        self.orders[client_order_id] = dataclasses.replace(
+            self.orders[client_order_id],
+            status=status,
+            broker_status={OrderStatus.CANCELLED: "canceled"}.get(status, status.value),
+        )
+        return self.orders[client_order_id]
+
     def open_orders(self) -> list[BrokerOrder]:
-        return [o for o in self.orders.values() if o.status == OrderStatus.ACCEPTED]
+        self._read()
+        working = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_CANCEL)
+        return [o for o in self.orders.values() if o.status in working]
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder:
+        self._read()
         try:
             return self.orders[client_order_id]
         except KeyError:
             raise OrderNotFound(client_order_id) from None
 
     def positions(self) -> list[BrokerPosition]:
+        self._read()
         return [
             BrokerPosition(symbol=s, qty=q, avg_entry_price=Decimal("200"), market_value=q * Decimal("200"))
             for s, q in sorted(self.held.items())
@@ -125,7 +188,8 @@ class InMemoryBroker:
         return BrokerAccount(currency="USD", cash=self.equity, equity=self.equity, buying_power=self.equity)
 
     def fills_since(self, since: dt.datetime) -> list[BrokerFill]:
-        return []
+        self._read()
+        return sorted((f for f in self.executions if f.at >= since), key=lambda f: (f.at, f.execution_id))
 
 
 def for_account(account) -> InMemoryBroker:

@@ -36,6 +36,7 @@ from .governor import ALLOWED as GOVERNOR_ALLOWED
 from .governor import STATES, GovernorError, history_from_codes
 from .inputs import SimInputs, build_inputs
 from .result import BacktestResult
+from .sizing import loop_settings, target_shares
 
 
 def _check_targets(panel: Panel, targets: np.ndarray) -> np.ndarray:
@@ -90,30 +91,6 @@ def run_backtest(
     return _simulate(panel, config, inputs, targets=targets, allocator=allocator, alpha=alpha)
 
 
-def _settings(config: BacktestConfig, fast: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The config as the compiled loop's flat arrays (barloop P_*, F_*, G_*)."""
-    costs = config.costs
-    par = np.zeros(barloop.P_SIZE)
-    par[barloop.P_INVEST] = 1.0 - config.cash_buffer
-    par[barloop.P_MAX_WEIGHT] = config.max_weight
-    par[barloop.P_MIN_ORDER] = config.min_order_value
-    par[barloop.P_LIN_RATE] = costs.linear_rate
-    par[barloop.P_CPS] = costs.commission_per_share
-    par[barloop.P_CMIN] = costs.commission_min
-    flags = np.zeros(barloop.F_SIZE, dtype=np.int64)
-    flags[barloop.F_FAST] = fast
-    flags[barloop.F_INTEGER] = config.integer_shares
-    flags[barloop.F_CARRY] = config.remainder == "carry"
-    flags[barloop.F_IMPACT] = costs.impact_eta > 0
-    flags[barloop.F_COMMISSION] = bool(costs.commission_per_share or costs.commission_min)
-    flags[barloop.F_GOVERNOR] = config.governor is not None
-    gov = np.zeros(barloop.G_SIZE)
-    if config.governor is not None:
-        gov[barloop.G_THRESHOLDS : barloop.G_THRESHOLDS + 4] = config.governor.thresholds
-        gov[barloop.G_EXPOSURES : barloop.G_EXPOSURES + 4] = config.governor.exposures
-    return par, flags, gov
-
-
 def _simulate(
     panel: Panel,
     config: BacktestConfig,
@@ -125,7 +102,7 @@ def _simulate(
 ) -> BacktestResult:
     T, N = panel.shape
     fast = targets is not None
-    par, flags, gov = _settings(config, fast)
+    par, flags, gov = loop_settings(config, fast)
     member = np.ascontiguousarray(panel.member)
     market = tuple(
         np.ascontiguousarray(a, dtype=np.float64)
@@ -193,9 +170,7 @@ def _simulate(
             solve_ms += res.solve_ms
             alloc_status.append((t, res.status, res.reason))
             target_w[t] = w
-            tgt = w * (eq * par[barloop.P_INVEST]) * inputs.inv_mark[t]
-            if config.integer_shares:
-                np.floor(tgt, out=tgt)
+            tgt = target_shares(w, equity=eq, inv_mark_t=inputs.inv_mark[t], config=config)
             barloop.send_order(t, tgt - pos, market[3], pos, pending, par, flags, state, orders, True)
             t += 1
 

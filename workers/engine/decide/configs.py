@@ -68,13 +68,16 @@ def governor_config(risk: Mapping[str, Any]) -> GovernorConfig:
     return GovernorConfig(**{k: risk[k] for k in RISK_KEYS}, recover_dd=recover)
 
 
-def backtest_config(config: Mapping[str, Any]) -> BacktestConfig:
+def backtest_config(config: Mapping[str, Any], *, integer_shares: bool = False) -> BacktestConfig:
+    """The simulator's settings of a strategy config. `integer_shares`: size orders in whole
+    shares (the live desk trades whole shares only; research runs may size fractionally)."""
     opt = config["optimizer"]
     return BacktestConfig(
         initial_cash=float(config["initial_cash"]),
         costs=CostModel(**{k: config["costs"][k] for k in COST_KEYS}),
         max_weight=opt["max_weight"],
         governor=governor_config(config["risk"]),
+        integer_shares=integer_shares,
     )
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..backtest.governor import NORMAL, Governor
 from ..backtest.inputs import build_inputs
+from ..backtest.sizing import decision_orders
 from ..features import compute_features_last
 from ..models import model_from_dict
 from ..models.base import SignalModel
@@ -102,6 +103,7 @@ class Decision:
     t: int
     ts: np.datetime64  # bar-end stamp (UTC) of the decision bar
     weights: np.ndarray  # (N,) target weights (the backtest's target_weights row t)
+    orders: np.ndarray  # (N,) signed share orders (buy > 0) to fill at t+1: the backtest's orders row t
     signal: np.ndarray  # (N,) scores at t (NaN = no view)
     governor: GovernorState  # after this bar's update: what the next bar resumes from
     drawdown: float
@@ -122,6 +124,7 @@ class Decision:
             "t": self.t,
             "ts": str(np.datetime_as_string(self.ts, unit="s")),
             "weights": by_symbol(self.weights),
+            "orders": by_symbol(self.orders),
             "signal": by_symbol(self.signal),
             "governor": {"state": self.governor.state, "peak": self.governor.peak},
             "drawdown": self.drawdown,
@@ -134,14 +137,18 @@ class Decision:
 
 
 class Kernel:
-    def __init__(self, config: Mapping[str, Any], *, model: SignalModel | None = None) -> None:
+    def __init__(
+        self, config: Mapping[str, Any], *, model: SignalModel | None = None, integer_shares: bool = False
+    ) -> None:
         self.config = config
-        self.backtest = backtest_config(config)
+        self.backtest = backtest_config(config, integer_shares=integer_shares)
         self.allocator = allocator_for(config)
         self.signal = signal_source(config, model)
 
     @classmethod
-    def from_artifact(cls, config: Mapping[str, Any], artifact: bytes | None) -> Kernel:
+    def from_artifact(
+        cls, config: Mapping[str, Any], artifact: bytes | None, *, integer_shares: bool = False
+    ) -> Kernel:
         """The kernel of a stored model version: its config snapshot and artifact bytes (the JSON
         of `models.model_to_dict`, as training stores it; None for a rule)."""
         model = None if artifact is None else model_from_dict(json.loads(artifact))
@@ -152,7 +159,7 @@ class Kernel:
                 )
             if list(model.feature_names) != feature_list(config):
                 raise DecideConfigError("the artifact's features differ from the config's feature list")
-        return cls(config, model=model)
+        return cls(config, model=model, integer_shares=integer_shares)
 
     def decide(self, panel: Panel, account: AccountState) -> Decision:
         """The decision at the panel's last bar t: target weights for orders that fill at t+1."""
@@ -182,10 +189,20 @@ class Kernel:
             allow_buys=allow_buys,
         )
         step = allocate_bar(self.allocator, ctx, member_t=panel.member[t], max_weight=cfg.max_weight)
+        orders = decision_orders(
+            step.weights,
+            positions=positions,
+            equity=equity,
+            mark_t=inputs.mark[t],
+            inv_mark_t=inputs.inv_mark[t],
+            config=cfg,
+            allow_buys=allow_buys,
+        )
         return Decision(
             t=t,
             ts=panel.index[t],
             weights=step.weights,
+            orders=orders,
             signal=alpha,
             governor=state,
             drawdown=drawdown,
