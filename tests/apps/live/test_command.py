@@ -45,3 +45,16 @@ def test_cancel_through_the_configured_broker_factory(people, account, settings)
     settings.TRADING_BROKER_FACTORY = "tests.apps.live.brokers.for_account"
     _run("cancel", "--account", account.name, "--reason", "clean up", "--user", "alice")
     assert KillSwitch.objects.get(account=account).events.get().event == "cancel"
+
+
+def test_cancel_and_flat_on_a_replay_no_cycle_ran_on_refuse_before_pressing(people, account, settings):
+    """Beside a demo whose replay has not traded a bar yet, the venue clock cannot answer: refused
+    by name, and the switch is not left half-way (flattening, which only FLAT's verification ends)."""
+    from tradingsite.settings import demo
+
+    settings.LIVE_CLOCK, settings.LIVE_REPLAY_FILE = "replay", demo.LIVE_REPLAY_FILE
+    for action in ("cancel", "flat"):
+        with pytest.raises(CommandError, match="market clock: the replay has not started: no cycle has run"):
+            _run(action, "--account", account.name, "--reason", "x", "--user", "rita")
+    assert not KillSwitch.objects.filter(account=account).exclude(state="active").exists()
+    assert not KillSwitch.objects.filter(account=account, events__isnull=False).exists()

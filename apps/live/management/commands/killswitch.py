@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 
 from apps.core.statemachine import TransitionError
 from apps.live import services
+from apps.live.clock import ClockError, market_now
 from apps.live.selectors import killswitch_effective
 from apps.live.services import switch_for
 from apps.trading.models import TradingAccount
@@ -70,6 +71,12 @@ class Command(BaseCommand):
             raise CommandError(
                 "cancel / flat need a broker: set TRADING_BROKER_FACTORY to a (account) -> Broker callable"
             )
+        # Asked before anything is pressed: a venue clock that cannot answer (a replay no cycle has
+        # run on yet) would otherwise fail FLAT half-way, its switch left flattening.
+        try:
+            market_now()
+        except ClockError as exc:
+            raise CommandError(f"cancel / flat need the desk's market clock: {exc}") from exc
         return import_string(settings.TRADING_BROKER_FACTORY)
 
     def _status(self, acct: TradingAccount | None) -> None:
