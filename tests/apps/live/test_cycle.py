@@ -103,6 +103,14 @@ def test_no_bar_at_the_cycle_time_skips_with_a_stale_data_alert(desk):
     assert not Order.objects.filter(account=account).exists()
 
 
+def test_no_bars_at_all_is_a_skip_not_a_failure(desk):
+    import datetime as dt
+
+    account, _version, _stamps = desk
+    run = cycle_run(account=account, bar_time=dt.datetime(2026, 12, 7, 21, tzinfo=dt.UTC), trigger="beat")
+    assert run.status == "skipped" and "no 1h bars" in run.reason and run.attempts == 1
+
+
 def _cycles(account, stamps, n: int) -> list:
     runs = [cycle_run(account=account, bar_time=ts, trigger="manual") for ts in stamps[WARMUP : WARMUP + n]]
     assert all(r.status == "succeeded" for r in runs), [(r.reason, r.error) for r in runs]
