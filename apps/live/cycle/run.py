@@ -43,6 +43,7 @@ from apps.trading.brokers.base import Broker, OrderSide, OrderType, TimeInForce
 from apps.trading.models import AccountModelVersion, TradingAccount
 from apps.trading.selectors import account_book
 from apps.trading.services import KillSwitchTrip, OrderDecision, order_submit, orders_create
+from apps.universes.selectors import universe_members
 from workers.engine.decide.kernel import Decision, GovernorState
 
 from .claim import account_cycle_lock, cycle_claim, cycle_finish
@@ -180,7 +181,8 @@ class _Cycle:
 
         strategy = version.strategy
         try:
-            blocked = feed_poll(symbols=[], bar_time=self.bar_time)
+            members = universe_members(strategy.universe, market_date(self.bar_time))
+            blocked = feed_poll(symbols=members, bar_time=self.bar_time)
             build = cycle_panel(
                 strategy=strategy,
                 anchor=anchor_date(account=self.account, version=version, bar_time=self.bar_time),
@@ -253,6 +255,13 @@ class _Cycle:
                 order_submit(order=order, broker=broker, arrival_price=marks.get(order.symbol))
         self.step("submitted")
         summary = cycle_settle(run=self.run, version=version, build=build, decision=decision)
+        summary["health"] = {
+            "kill_switch": killswitch_effective(account=self.account).state,
+            "blocked": len(blocked),
+            "kernel": record["kernel"],
+            "allocator": decision.status,
+            "compute_ms": record["compute_ms"],
+        }
         self.step("settled")
         self.finish("succeed", f"{len(orders)} order(s) decided", summary=summary)
 
