@@ -5,7 +5,6 @@ presses on `control`) through a real Celery worker."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pandas as pd
 import pytest
@@ -18,6 +17,7 @@ from apps.live.cycle.run import cycle_run
 from apps.live.models import CycleRun
 from apps.live.selectors import killswitch_effective
 from apps.live.tasks import killswitch_press, live_cycles_due
+from tests.support.waiting import wait_for
 from workers.celery import app
 
 from .cycle_support import import_fixture, paper_desk
@@ -108,15 +108,6 @@ def test_the_replay_clock_walks_the_recording_and_others_read_its_time_from_the_
     assert clock.market_now() == stamps[20].to_pydatetime()
 
 
-def _wait(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for the worker")
-
-
 @pytest.mark.slow
 def test_beat_fans_out_on_the_live_queue_and_stop_goes_through_control(desk, people, monkeypatch):
     """The routing as configured (workers/celery.py): a worker consuming only `live` runs the
@@ -127,7 +118,7 @@ def test_beat_fans_out_on_the_live_queue_and_stop_goes_through_control(desk, peo
         app, pool="threads", concurrency=1, queues=["live"], perform_ping_check=False, shutdown_timeout=30
     ):
         live_cycles_due.apply()  # beat's call, run here; it enqueues the cycle on `live`
-        _wait(lambda: CycleRun.objects.filter(account=account, status="succeeded").exists())
+        wait_for(lambda: CycleRun.objects.filter(account=account, status="succeeded").exists())
     with start_worker(
         app, pool="threads", concurrency=1, queues=["control"], perform_ping_check=False, shutdown_timeout=30
     ):
