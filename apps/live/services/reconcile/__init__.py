@@ -80,9 +80,9 @@ def account_reconcile(
     now: dt.datetime | None = None,
 ) -> Reconciliation:
     """Reconcile `account` with `broker` (steps in the module docstring) and return the stored
-    row. Must run outside a transaction (each step commits on its own; broker calls never run
-    inside one). `now` is the desk's wall clock (in-flight ages; default: now). Raises
-    `BrokerUnavailable` when the broker cannot answer."""
+    row. Meant to run outside a transaction (each step commits on its own, and broker calls should
+    not hold one open). `now` is the desk's wall clock, for the age of orders in flight (default:
+    now). Raises `BrokerUnavailable` when the broker cannot answer."""
     if trigger not in ReconcileTrigger.values:
         raise ValueError(f"unknown reconciliation trigger {trigger!r}; known: {ReconcileTrigger.values}")
     now = now or timezone.now()
