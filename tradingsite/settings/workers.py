@@ -21,6 +21,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis redelivers a message not acknowledged within this time (acks_late: a task still running).
+# The live cycle's limits (LIVE_CYCLE_*_TIME_LIMIT, minutes) stay far below it; research jobs run
+# longer and are protected by their leases (a redelivered job finds its run held and waits).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # One queue per kind of work, so a long backtest never delays the live cycle.
 # `control` carries kill switch presses only: never behind a running cycle.

@@ -22,7 +22,7 @@ import pandas as pd
 from django.conf import settings
 
 from apps.live.models import CycleRun
-from apps.marketdata.selectors.panel import PanelBuild, panel_build
+from apps.marketdata.selectors.panel import PanelBuild, PanelDataError, panel_build
 from apps.trading.ledger import Book
 from workers.engine.decide.kernel import AccountState, GovernorState
 from workers.engine.market import MARKET_TZ
@@ -60,13 +60,16 @@ def anchor_date(*, account, version, bar_time: dt.datetime) -> dt.date:
 
 def cycle_panel(*, strategy, anchor: dt.date, bar_time: dt.datetime) -> PanelBuild:
     """The strategy's universe from the anchor to the bar, as known at the bar."""
-    build = panel_build(
-        universe=strategy.universe,
-        frequency=strategy.frequency,
-        start=anchor,
-        end=market_date(bar_time) + dt.timedelta(days=1),
-        as_of=bar_time,
-    )
+    try:
+        build = panel_build(
+            universe=strategy.universe,
+            frequency=strategy.frequency,
+            start=anchor,
+            end=market_date(bar_time) + dt.timedelta(days=1),
+            as_of=bar_time,
+        )
+    except PanelDataError as exc:  # no bars, or bars the engine must not see: not this bar's trade
+        raise CycleDataError(str(exc)) from exc
     last = pd.Timestamp(build.panel.index[-1])
     if last != panel_stamp(bar_time):
         raise CycleDataError(

@@ -40,9 +40,10 @@ from apps.live.selectors import killswitch_effective
 from apps.live.services import account_reconcile, killswitch_trip
 from apps.strategies.lifecycle import config_sha256
 from apps.trading.brokers.base import Broker, OrderSide, OrderType, TimeInForce
-from apps.trading.models import AccountModelVersion, TradingAccount
+from apps.trading.models import AccountModelVersion, Order, TradingAccount
 from apps.trading.selectors import account_book
 from apps.trading.services import KillSwitchTrip, OrderDecision, order_submit, orders_create
+from apps.universes.selectors import universe_members
 from workers.engine.decide.kernel import Decision, GovernorState
 
 from .claim import account_cycle_lock, cycle_claim, cycle_finish
@@ -136,6 +137,7 @@ class _Cycle:
         self.account = account
         self.bar_time = run.bar_time
         self.broker = broker
+        self.broker_in_use: Broker | None = None  # the explicit broker, or the account's (execute)
         self.timings: dict[str, float] = dict(run.timings or {})
         self._clock = time.perf_counter()
 
@@ -171,7 +173,7 @@ class _Cycle:
             return
         version = link.model_version
         self.step("claimed", model_version=version, config_sha256=config_sha256(version.config))
-        broker = self.broker or broker_for(self.account, clock=lambda: self.bar_time)
+        broker = self.broker_in_use = self.broker or broker_for(self.account, clock=lambda: self.bar_time)
         if hasattr(broker, "advance"):  # the simulated venue fills at this bar's open
             broker.advance(up_to=self.bar_time)
             self.step("venue")
@@ -180,7 +182,8 @@ class _Cycle:
 
         strategy = version.strategy
         try:
-            blocked = feed_poll(symbols=[], bar_time=self.bar_time)
+            members = universe_members(strategy.universe, market_date(self.bar_time))
+            blocked = feed_poll(symbols=members, bar_time=self.bar_time)
             build = cycle_panel(
                 strategy=strategy,
                 anchor=anchor_date(account=self.account, version=version, bar_time=self.bar_time),
@@ -202,10 +205,48 @@ class _Cycle:
         held = kernel_account(book=book, panel=panel, governor=governor)
         switch = killswitch_effective(account=self.account)
         if switch.state != State.ACTIVE:
-            summary = cycle_settle(run=self.run, version=version, build=build, decision=None)
+            summary = cycle_settle(run=self.run, version=version, build=build, decided=False)
             self.finish("skip", f"kill switch {switch.state}: no new orders this cycle", summary=summary)
             return
 
+        closes = last_closes(panel)
+        marks = {
+            s: Decimal(repr(float(c))) for s, c in zip(panel.symbols, closes, strict=True) if np.isfinite(c)
+        }
+        orders = list(Order.objects.filter(cycle=self.run).order_by("pk"))
+        if orders:
+            # A resumed run whose orders were committed before its worker died: they are this
+            # cycle's orders. Deciding again could give another set (fills arrived meanwhile).
+            self.run.refresh_from_db(fields=["decision"])
+            record = self.run.decision
+        else:
+            record, orders = self._decide_and_persist(
+                version=version,
+                build=build,
+                blocked=blocked,
+                book=book,
+                held=held,
+                previous=previous,
+                marks=marks,
+            )
+        for order in orders:
+            if order.status == "pending_new":
+                order_submit(order=order, broker=broker, arrival_price=marks.get(order.symbol))
+        self.step("submitted")
+        summary = cycle_settle(run=self.run, version=version, build=build, decided=True)
+        summary["health"] = {
+            "kill_switch": killswitch_effective(account=self.account).state,
+            "blocked": len(blocked),
+            "kernel": record.get("kernel"),
+            "allocator": record.get("status"),
+            "compute_ms": record.get("compute_ms"),
+        }
+        self.step("settled")
+        self.finish("succeed", f"{len(orders)} order(s) decided", summary=summary)
+
+    def _decide_and_persist(self, *, version, build, blocked, book, held, previous, marks):
+        """The kernel's decision and its orders through the controls, committed before any is sent."""
+        panel = build.panel
         kernel, continued = kernel_for(
             account_id=self.account.pk, version=version, previous_bar=previous.bar_time if previous else None
         )
@@ -224,12 +265,7 @@ class _Cycle:
             unmanaged={s: str(q) for s, q in held.unmanaged.items()},
         )
         self.step("decided", decision=record)
-
-        previous_orders_cancel(account=self.account, broker=broker, before=self.bar_time)
-        closes = last_closes(panel)
-        marks = {
-            s: Decimal(repr(float(c))) for s, c in zip(panel.symbols, closes, strict=True) if np.isfinite(c)
-        }
+        previous_orders_cancel(account=self.account, broker=self.broker_in_use, before=self.bar_time)
         try:
             orders = orders_create(
                 account=self.account,
@@ -248,13 +284,7 @@ class _Cycle:
             orders = trip.orders
             killswitch_trip(trip=trip)
         self.step("persisted")
-        for order in orders:
-            if order.status == "pending_new":
-                order_submit(order=order, broker=broker, arrival_price=marks.get(order.symbol))
-        self.step("submitted")
-        summary = cycle_settle(run=self.run, version=version, build=build, decision=decision)
-        self.step("settled")
-        self.finish("succeed", f"{len(orders)} order(s) decided", summary=summary)
+        return record, orders
 
     def _day_start_equity(self, equity: float) -> Decimal:
         """Equity at the first cycle of this market date (the intraday loss limit's base)."""

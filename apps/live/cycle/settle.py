@@ -26,7 +26,6 @@ from apps.trading.models import Endpoint, Fill, Order
 from apps.trading.selectors import account_pnl, refusals_by_cycle
 from workers.engine.backtest import run_backtest
 from workers.engine.decide.configs import backtest_config
-from workers.engine.decide.kernel import Decision
 
 from .data import bar_positions, last_closes, panel_stamp
 from .machine import CycleStatus
@@ -111,7 +110,7 @@ def _backtest_return(*, run: CycleRun, version, build: PanelBuild, since: pd.Tim
     return float(equity[-1] / equity[t0] - 1.0)
 
 
-def cycle_settle(*, run: CycleRun, version, build: PanelBuild, decision: Decision | None) -> dict:
+def cycle_settle(*, run: CycleRun, version, build: PanelBuild, decided: bool) -> dict:
     """The cycle's summary (stored on the run) and, for a paper account, its tracking point."""
     panel = build.panel
     closes = last_closes(panel)
@@ -126,7 +125,7 @@ def cycle_settle(*, run: CycleRun, version, build: PanelBuild, decision: Decisio
         "unmarked": pnl.unmarked,
         "orders": _orders(run),
         "shortfall": _shortfall(run),
-        "decided": decision is not None,
+        "decided": decided,
     }
     last_point = (
         PaperTrackingPoint.objects.filter(account_id=run.account_id, model_version=version)

@@ -98,12 +98,3 @@ def worker():
         app, pool="threads", concurrency=1, queues=["default"], perform_ping_check=False, shutdown_timeout=30
     ) as w:
         yield w
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the worker")

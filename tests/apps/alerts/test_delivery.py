@@ -19,8 +19,9 @@ from apps.alerts.services import alert_raise, backoff_s, deliveries_sweep, deliv
 from apps.alerts.services import alerts as alerts_module
 from apps.alerts.tasks import alert_deliver
 from apps.trading.models import TradingAccount
+from tests.support.waiting import wait_for
 
-from .conftest import SECRET, wait_for
+from .conftest import SECRET
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

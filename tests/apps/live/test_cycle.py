@@ -103,6 +103,14 @@ def test_no_bar_at_the_cycle_time_skips_with_a_stale_data_alert(desk):
     assert not Order.objects.filter(account=account).exists()
 
 
+def test_no_bars_at_all_is_a_skip_not_a_failure(desk):
+    import datetime as dt
+
+    account, _version, _stamps = desk
+    run = cycle_run(account=account, bar_time=dt.datetime(2026, 12, 7, 21, tzinfo=dt.UTC), trigger="beat")
+    assert run.status == "skipped" and "no 1h bars" in run.reason and run.attempts == 1
+
+
 def _cycles(account, stamps, n: int) -> list:
     runs = [cycle_run(account=account, bar_time=ts, trigger="manual") for ts in stamps[WARMUP : WARMUP + n]]
     assert all(r.status == "succeeded" for r in runs), [(r.reason, r.error) for r in runs]
@@ -165,3 +173,37 @@ def test_paper_evidence_is_the_quants_to_record(desk, people):
     for name in ("alice", "rita", "bob", "victor", "quincy"):
         with pytest.raises(PermissionDenied):
             paper_evidence_record(by=people[name], account=account)
+
+
+def test_with_the_replay_feed_the_cycle_brings_its_own_bars_in_known_at_the_bar(people, tmp_path, settings):
+    """LIVE_FEED=replay: nothing imported beforehand; each cycle's feed poll imports the recorded
+    bars that closed by its bar (known from then), and the panel sees exactly those."""
+    import pandas as pd
+
+    from apps.marketdata.models import Bar
+
+    from .cycle_support import FIXTURE, SYMBOLS
+
+    frame = pd.read_csv(FIXTURE, dtype=str)
+    frame = frame[frame["symbol"].isin(SYMBOLS) & (frame["timestamp"] < "2025-10-04")]
+    path = tmp_path / "recording.csv"
+    frame.to_csv(path, index=False)
+    settings.LIVE_FEED = "replay"
+    settings.LIVE_REPLAY_FILE = str(path)
+    account, _version = paper_desk(people)
+    from apps.live.cycle import data
+
+    data._replay_feed.cache_clear()
+    stamps = data._replay_feed(str(path)).stamps
+    assert not Bar.objects.exists()
+    run = cycle_run(account=account, bar_time=stamps[WARMUP], trigger="replay")
+    assert run.status == "succeeded", (run.reason, run.error)
+    assert Bar.objects.filter(ts__gt=stamps[WARMUP]).count() == 0  # nothing from the future
+    assert set(Bar.objects.values_list("known_at", flat=True).distinct()) == {stamps[WARMUP].to_pydatetime()}
+    assert Order.objects.filter(cycle=run).exists()
+    nxt = cycle_run(account=account, bar_time=stamps[WARMUP + 1], trigger="replay")
+    assert nxt.status == "succeeded"
+    assert Bar.objects.filter(
+        ts=stamps[WARMUP + 1], known_at=stamps[WARMUP + 1].to_pydatetime()
+    ).count() == len(SYMBOLS)
+    data._replay_feed.cache_clear()

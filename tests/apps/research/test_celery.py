@@ -3,8 +3,6 @@ the in-memory transport otherwise) on the `research` queue."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from celery.contrib.testing.worker import start_worker
 
@@ -12,18 +10,10 @@ from apps.research.models import BacktestRun, ParameterSearch, RunEvent, Status
 from apps.research.services.runs import backtest_submit
 from apps.research.services.search import search_submit
 from apps.research.tasks import backtest_run
+from tests.support.waiting import wait_for
 from workers.celery import app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _wait(predicate, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for the worker")
 
 
 def test_backtest_and_redelivery_on_a_real_worker(strategy, people):
@@ -31,7 +21,7 @@ def test_backtest_and_redelivery_on_a_real_worker(strategy, people):
         app, pool="threads", concurrency=2, queues=["research"], perform_ping_check=False, shutdown_timeout=30
     ):
         run = backtest_submit(strategy=strategy, actor=people["quinn"])
-        _wait(lambda: BacktestRun.objects.get(pk=run.pk).is_terminal)
+        wait_for(lambda: BacktestRun.objects.get(pk=run.pk).is_terminal, 120)
         # The same message again (as after a lost ack): the worker consumes it and does nothing.
         result_before = BacktestRun.objects.get(pk=run.pk)
         again = [backtest_run.apply_async(args=[run.pk]) for _ in range(2)]
@@ -53,7 +43,7 @@ def test_search_fans_out_to_workers_and_is_ranked(strategy, people):
             param_space={"model.fast": [5, 20], "model.slow": [50, 100]},
             objective="sharpe",
         )
-        _wait(lambda: ParameterSearch.objects.get(pk=search.pk).is_terminal)
+        wait_for(lambda: ParameterSearch.objects.get(pk=search.pk).is_terminal, 120)
     search.refresh_from_db()
     assert search.status == Status.SUCCEEDED, search.events.last().reason
     assert search.generation_done == 4 and len(search.results) == 4

@@ -299,7 +299,8 @@ def test_paper_needs_candidate_and_live_needs_paper_evidence(strat, people):
         promotion_request_create(
             model_version=paper, to_stage=Stage.LIVE, requested_by=people["quinn"], reason="x"
         )
-    with pytest.raises(LifecycleError, match="no source of 'paper' evidence"):
+    # Paper evidence is the live desk's PaperEvidence: one that does not exist is refused by name.
+    with pytest.raises(LifecycleError, match="paper #1 is not a run of"):
         promotion_request_create(
             model_version=paper,
             to_stage=Stage.LIVE,
