@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections import defaultdict
 from decimal import Decimal
 
 import pandas as pd
 import pytest
+
+from tests.support.waiting import wait_for
 
 # A database-free test (it reads the desk's own file): no test database is created for it.
 pytestmark = pytest.mark.slow
@@ -39,18 +40,14 @@ def _cycles(desk) -> list[tuple]:
     )
 
 
-def _wait_for(desk, what: str, check, timeout_s: float = 120):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    tail = "\n".join(map(str, _cycles(desk)[-5:]))
-    raise AssertionError(
-        f"not within {timeout_s} s: {what}; last cycles:\n{tail}\npositions {_positions(desk)}\n"
-        + desk.log_path.read_text()[-3000:]
-    )
+def _wait_for(desk, what: str, predicate, timeout_s: float = 120) -> None:
+    """tests.support.waiting.wait_for, failing with the desk's last cycles and log."""
+    try:
+        wait_for(predicate, timeout_s, what=what)
+    except AssertionError as exc:
+        tail = "\n".join(map(str, _cycles(desk)[-5:]))
+        log = desk.log_path.read_text()[-3000:]
+        raise AssertionError(f"{exc}; last cycles:\n{tail}\npositions {_positions(desk)}\n{log}") from None
 
 
 def _finished_after(desk, cycle_id: int, n: int = 1) -> list[tuple]:
@@ -94,9 +91,8 @@ def test_the_demo_paper_account_trades_every_replayed_hour_and_obeys_the_kill_sw
 
     # 1. Cycles at consecutive replayed hours from the strategy's first decision bar, each one
     #    succeeded with orders; the orders of a cycle fill at the next bar's open (paper venue).
-    cycles = _wait_for(
-        demo_desk, "4 finished cycles", lambda: _finished_after(demo_desk, 0, 4) and _cycles(demo_desk)
-    )
+    _wait_for(demo_desk, "4 finished cycles", lambda: _finished_after(demo_desk, 0, 4))
+    cycles = _cycles(demo_desk)
     stamps = pd.DatetimeIndex([pd.Timestamp(c[1], tz="UTC") for c in cycles])
     assert stamps[0] == FIRST_BAR
     market = stamps.tz_convert(MARKET_TZ)
@@ -120,7 +116,8 @@ def test_the_demo_paper_account_trades_every_replayed_hour_and_obeys_the_kill_sw
     _, status = _press(demo_desk, "stop")
     assert status["state"] == "stopped"
     stopped_at = _cycles(demo_desk)[-1][0]
-    skipped = _wait_for(demo_desk, "a cycle after STOP", lambda: _finished_after(demo_desk, stopped_at, 2))
+    _wait_for(demo_desk, "2 cycles after STOP", lambda: _finished_after(demo_desk, stopped_at, 2))
+    skipped = _finished_after(demo_desk, stopped_at, 2)
     assert [c[2] for c in skipped] == ["skipped", "skipped"] and "kill switch stopped" in skipped[1][3]
     assert not _query(
         demo_desk, "SELECT 1 FROM trading_order WHERE cycle_id IN (?, ?)", skipped[0][0], skipped[1][0]
@@ -154,6 +151,7 @@ def test_the_demo_paper_account_trades_every_replayed_hour_and_obeys_the_kill_sw
     _, status = _press(demo_desk, "unlock")
     assert status["state"] == "active"
     unlocked_at = _cycles(demo_desk)[-1][0]
-    resumed = _wait_for(demo_desk, "a cycle after UNLOCK", lambda: _finished_after(demo_desk, unlocked_at, 2))
+    _wait_for(demo_desk, "2 cycles after UNLOCK", lambda: _finished_after(demo_desk, unlocked_at, 2))
+    resumed = _finished_after(demo_desk, unlocked_at, 2)
     assert resumed[-1][2] == "succeeded" and _orders_of(demo_desk, resumed[-1][0]) > 0
     assert "Traceback" not in demo_desk.log_path.read_text()
