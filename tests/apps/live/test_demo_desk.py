@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
+from apps.core.management.commands import rundesk
+from apps.live import clock
 from apps.live.models import CycleRun
 from apps.live.services import demo
 from apps.live.services.demo import DEMO_ACCOUNT, DEMO_STRATEGY, demo_replay_first_index
@@ -131,7 +133,7 @@ def test_under_the_desk_default_gates_it_refuses_by_name_then_resumes(demo_data,
 
 
 def test_the_replay_starts_where_the_strategy_first_decides_then_after_the_last_cycle(
-    demo_data, demo_gates, settings
+    demo_data, demo_gates, settings, monkeypatch
 ):
     settings.LIVE_CLOCK, settings.LIVE_REPLAY_FILE = "replay", demo_settings.LIVE_REPLAY_FILE
     _ready()
@@ -151,6 +153,12 @@ def test_the_replay_starts_where_the_strategy_first_decides_then_after_the_last_
     assert demo_replay_first_index(account=account) == first + 2
     CycleRun.objects.create(account=account, bar_time=stamps[-1], trigger="beat", model_version=version)
     assert demo_replay_first_index(account=account) == len(stamps) - 1
+    # rundesk --demo says so, and starts this process's replay there (a test must not leave it set).
+    monkeypatch.setattr(clock, "_replay_start", {})
+    out = StringIO()
+    rundesk.Command(stdout=out)._replay_start()
+    assert "replay: ended at its last bar (2025-11-10 20:00 UTC), demo-paper trades no more" in out.getvalue()
+    assert clock.last_bar_close() == stamps[-1]
 
 
 def test_rundesk_demo_refuses_without_the_demo_settings(settings):

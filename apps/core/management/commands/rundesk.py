@@ -98,9 +98,16 @@ class Command(BaseCommand):
         from apps.live.services.demo import DEMO_ACCOUNT, demo_replay_first_index
         from apps.trading.models import TradingAccount
 
-        first = demo_replay_first_index(account=TradingAccount.objects.get(name=DEMO_ACCOUNT))
+        account = TradingAccount.objects.get(name=DEMO_ACCOUNT)
+        first = demo_replay_first_index(account=account)
         stamps = replay_stamps()
         replay_start(first_index=first)
+        if account.cycles.filter(bar_time=stamps[-1]).exists():
+            self.stdout.write(
+                f"replay: ended at its last bar ({stamps[-1]:%Y-%m-%d %H:%M} UTC), {DEMO_ACCOUNT} trades no "
+                "more (`make clean` starts the demo over)"
+            )
+            return
         self.stdout.write(
             f"replay: bar {first + 1} of {len(stamps)} ({stamps[first]:%Y-%m-%d %H:%M} UTC), one bar every "
             f"{settings.REPLAY_SECONDS_PER_BAR:g} s; {DEMO_ACCOUNT} trades each accelerated hour"
