@@ -9,7 +9,7 @@ export PORT
 .PHONY: demo test lint pytest up migrate fixtures browser bench clean help
 
 help:
-	@echo "make demo   - install, migrate, load real fixtures, create demo users, serve on http://127.0.0.1:$(PORT)"
+	@echo "make demo   - install, migrate, load real fixtures, create demo users and the demo paper account, serve on http://127.0.0.1:$(PORT) (it trades every replayed hour)"
 	@echo "make test   - ruff + pytest (SQLite by default; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
 	@echo "make up     - web, worker and beat as separate processes on DATABASE_URL + REDIS_URL"
 	@echo "make bench  - run the benchmarks in bench/ (needs ../shared/data)"
