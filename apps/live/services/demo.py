@@ -174,9 +174,14 @@ def demo_replay_first_index(*, account: TradingAccount) -> int:
     """The replay bar to start at: after the account's last cycle, or the first bar at which the
     version's evidence backtest decided (held anything the bar after)."""
     stamps = replay_stamps()
-    last = CycleRun.objects.filter(account=account).order_by("-bar_time").values_list("bar_time", flat=True)
-    if last:
-        later = [k for k, ts in enumerate(stamps) if ts > pd.Timestamp(last[0])]
+    last = (
+        CycleRun.objects.filter(account=account)
+        .order_by("-bar_time")
+        .values_list("bar_time", flat=True)
+        .first()
+    )
+    if last is not None:
+        later = [k for k, ts in enumerate(stamps) if ts > pd.Timestamp(last)]
         return later[0] if later else len(stamps) - 1
     version = _active_version(account)
     run = _backtest_of(version) if version is not None else None
