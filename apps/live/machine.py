@@ -47,6 +47,9 @@ KILLSWITCH_MACHINE = StateMachine(
         (S.STOPPED, "unlock_request"): S.STOPPED,
         (S.STOPPED, "unlock"): S.ACTIVE,
         (S.FLATTENING, "stop"): S.FLATTENING,
+        # FLAT pressed again while flattening: resumes a FLAT whose process died half-way (the
+        # switch would otherwise stay flattening: only its own verification moves it on).
+        (S.FLATTENING, "flat"): S.FLATTENING,
         (S.FLATTENING, "trip"): S.FLATTENING,
         (S.FLATTENING, "cancel"): S.FLATTENING,
         (S.FLATTENING, "flat_done"): S.FLAT,

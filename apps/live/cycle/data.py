@@ -78,6 +78,12 @@ def cycle_panel(*, strategy, anchor: dt.date, bar_time: dt.datetime) -> PanelBui
     return build
 
 
+# Why a name is blocked: no bar at all in the panel's window (a coverage gap of the data we hold)
+# or no bar at the cycle's bar (stale); the feeds say the same in their own words.
+MISSING = "member without any bar (missing)"
+STALE = "no bar at the cycle's bar (stale)"
+
+
 def blocked_symbols(build: PanelBuild) -> dict[str, str]:
     """Members without a bar at the cycle's bar (stale or missing data): never filled forward,
     never traded this cycle. Symbol -> why."""
@@ -86,9 +92,9 @@ def blocked_symbols(build: PanelBuild) -> dict[str, str]:
     out = {}
     for i, symbol in enumerate(panel.symbols):
         if panel.member[t, i] and not np.isfinite(panel.close[t, i]):
-            out[symbol] = "no bar at the cycle's bar (stale)"
+            out[symbol] = STALE
     for symbol in build.members_without_bars:
-        out[symbol] = "member without any bar (missing)"
+        out[symbol] = MISSING
     return out
 
 
@@ -152,10 +158,10 @@ def feed_poll(*, symbols: list[str], bar_time: dt.datetime) -> dict[str, str]:
     if kind == "replay":
         result = _replay_feed(str(settings.LIVE_REPLAY_FILE)).poll(bar_time)
         blocked = {s.symbol: f"stale: newest bar {s.last_bar:%Y-%m-%d %H:%M}" for s in result.stale}
-        return blocked | {s: "missing: no bar" for s in result.missing if s in symbols}
+        return blocked | {s: MISSING for s in result.missing if s in symbols}
     if kind == "alpaca":
         from apps.trading.feeds.alpaca import alpaca_hourly_bars_import
 
         result = alpaca_hourly_bars_import(symbols=symbols, expected_through=bar_time)
-        return {s: "stale" for s in result.stale} | {s: "missing: no bar" for s in result.missing}
+        return {s: STALE for s in result.stale} | {s: MISSING for s in result.missing}
     raise CycleDataError(f"LIVE_FEED must be '', 'replay' or 'alpaca', not {kind!r}")

@@ -48,6 +48,7 @@ from workers.engine.decide.kernel import Decision, GovernorState
 
 from .claim import account_cycle_lock, cycle_claim, cycle_finish
 from .data import (
+    MISSING,
     CycleDataError,
     anchor_date,
     blocked_symbols,
@@ -196,7 +197,12 @@ class _Cycle:
         panel = build.panel
         blocked |= blocked_symbols(build)
         if blocked:
-            self._alert_stale(f"{len(blocked)} name(s) blocked this cycle", blocked)
+            missing = sum(why == MISSING for why in blocked.values())
+            self._alert_stale(
+                f"{len(blocked)} name(s) blocked this cycle ({len(blocked) - missing} stale, "
+                f"{missing} members without any bar)",
+                {s: why for s, why in blocked.items() if why != MISSING},
+            )
         self.step("data", data_hash=build.data_hash)
 
         book = account_book(account=self.account)

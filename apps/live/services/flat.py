@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.live import permissions
 from apps.live.machine import FLAT_SOURCE
 from apps.live.models import FlatReport, KillSwitch
-from apps.trading.brokers.base import BrokerPosition
+from apps.trading.brokers.base import BrokerPosition, TimeInForce
 from apps.trading.models import TradingAccount
 from apps.trading.permissions import require
 from apps.trading.services import KillSwitchTrip, OrderDecision, order_submit, orders_create
@@ -49,7 +49,10 @@ def _flatten(*, by, account: TradingAccount, broker, reason: str) -> FlatReport:
     held = {p.symbol: p for p in broker.positions() if p.qty != 0}
     longs = {s: p for s, p in held.items() if p.qty > 0}
     decisions = [
-        OrderDecision(symbol=s, side="sell", qty=p.qty, type="market") for s, p in sorted(longs.items())
+        # GTC: a closing order must not expire at the session close before it could fill (a FLAT
+        # pressed in a session's last hour would otherwise leave the positions open).
+        OrderDecision(symbol=s, side="sell", qty=p.qty, type="market", time_in_force=TimeInForce.GTC)
+        for s, p in sorted(longs.items())
     ]
     orders = []
     if decisions:

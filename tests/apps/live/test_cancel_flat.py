@@ -99,3 +99,18 @@ def test_flat_reports_what_could_not_be_closed(people, account, paper_version):
         "flat",
         "flat_incomplete",
     ]
+
+
+def test_a_flat_whose_process_died_half_way_is_finished_by_pressing_flat_again(
+    people, account, paper_version
+):
+    """The switch was left FLATTENING (the process pressing FLAT died after the switch moved):
+    FLAT again sells what is held, good till cancelled, and verifies flat."""
+    broker = InMemoryBroker(fill_sells=True)
+    hold(account, paper_version, broker, "AAPL", 100)
+    KillSwitch.objects.create(account=account, state=State.FLATTENING)
+    [report] = killswitch_flat(
+        by=people["alice"], account=account, broker_for=lambda a: broker, reason="again"
+    )
+    assert report.flat and KillSwitch.objects.get(account=account).state == State.FLAT
+    assert [r.time_in_force for _t, r in broker.submitted if r.side == "sell"] == ["gtc"]
