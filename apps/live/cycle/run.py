@@ -19,6 +19,7 @@ order id, fills are unique by execution id.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import math
 import time
@@ -196,17 +197,11 @@ class _Cycle:
             return
         panel = build.panel
         blocked |= blocked_symbols(build)
-        if blocked:
-            missing = sum(why == MISSING for why in blocked.values())
-            self._alert_stale(
-                f"{len(blocked)} name(s) blocked this cycle ({len(blocked) - missing} stale, "
-                f"{missing} members without any bar)",
-                {s: why for s, why in blocked.items() if why != MISSING},
-            )
+        previous = previous_cycle(run=self.run)
+        missing_digest = self._alert_blocked(blocked, previous)
         self.step("data", data_hash=build.data_hash)
 
         book = account_book(account=self.account)
-        previous = previous_cycle(run=self.run)
         governor = governor_resumed(previous.decision.get("governor") if previous else None)
         held = kernel_account(book=book, panel=panel, governor=governor)
         switch = killswitch_effective(account=self.account)
@@ -234,6 +229,7 @@ class _Cycle:
                 held=held,
                 previous=previous,
                 marks=marks,
+                missing_digest=missing_digest,
             )
         for order in orders:
             if order.status == "pending_new":
@@ -250,7 +246,7 @@ class _Cycle:
         self.step("settled")
         self.finish("succeed", f"{len(orders)} order(s) decided", summary=summary)
 
-    def _decide_and_persist(self, *, version, build, blocked, book, held, previous, marks):
+    def _decide_and_persist(self, *, version, build, blocked, book, held, previous, marks, missing_digest):
         """The kernel's decision and its orders through the controls, committed before any is sent."""
         panel = build.panel
         kernel, continued = kernel_for(
@@ -268,6 +264,7 @@ class _Cycle:
             compute_ms=round(compute_ms, 3),
             equity=held.equity,
             blocked=dict(sorted(blocked.items())[:_BLOCKED_LISTED]),
+            missing_digest=missing_digest,
             unmanaged={s: str(q) for s, q in held.unmanaged.items()},
         )
         self.step("decided", decision=record)
@@ -303,6 +300,20 @@ class _Cycle:
             if market_date(run.bar_time) == day and run.decision.get("equity"):
                 return Decimal(repr(run.decision["equity"]))
         return Decimal(repr(equity))
+
+    def _alert_blocked(self, blocked: dict[str, str], previous: CycleRun | None) -> str:
+        """Alert the names blocked this cycle: always when some are stale (their bar did not come),
+        and for members without any bar only when that set changed since the last cycle (a
+        coverage gap of the data we hold is not news every hour). Returns the gap's digest."""
+        missing = sorted(s for s, why in blocked.items() if why == MISSING)
+        digest = hashlib.sha256(",".join(missing).encode()).hexdigest()[:16] if missing else ""
+        stale = {s: why for s, why in blocked.items() if why != MISSING}
+        known_gap = previous is not None and previous.decision.get("missing_digest", "") == digest
+        if stale or (missing and not known_gap):
+            self._alert_stale(
+                f"{len(stale)} name(s) stale, {len(missing)} member(s) without any bar", stale or blocked
+            )
+        return digest
 
     def _alert_stale(self, message: str, blocked: dict[str, str]) -> None:
         listed = ", ".join(f"{s} ({why})" for s, why in sorted(blocked.items())[:_BLOCKED_LISTED])

@@ -207,3 +207,27 @@ def test_with_the_replay_feed_the_cycle_brings_its_own_bars_in_known_at_the_bar(
         ts=stamps[WARMUP + 1], known_at=stamps[WARMUP + 1].to_pydatetime()
     ).count() == len(SYMBOLS)
     data._replay_feed.cache_clear()
+
+
+def test_a_member_without_any_bar_is_alerted_once_a_stale_name_every_cycle(desk):
+    import datetime as dt
+
+    from apps.alerts.models import Alert
+    from apps.marketdata.models import Bar
+    from apps.universes.models import Membership, Universe
+
+    account, _version, stamps = desk
+    Membership.objects.create(
+        universe=Universe.objects.get(name="sp500"), symbol="ZZZZ", start_date=dt.date(2000, 1, 3)
+    )
+    cycle_run(account=account, bar_time=stamps[WARMUP], trigger="beat")
+    alert = Alert.objects.get(kind="stale_data", account=account)
+    assert "0 name(s) stale, 1 member(s) without any bar" in alert.message and alert.count == 1
+    cycle_run(account=account, bar_time=stamps[WARMUP + 1], trigger="beat")
+    alert.refresh_from_db()
+    assert alert.count == 1  # the same coverage gap: no news
+    Bar.objects.filter(instrument__symbol="AAPL", ts=stamps[WARMUP + 2]).delete()
+    run = cycle_run(account=account, bar_time=stamps[WARMUP + 2], trigger="beat")
+    alert.refresh_from_db()
+    assert alert.count == 2 and "AAPL" in alert.message and "AAPL" in run.decision["blocked"]
+    assert not Order.objects.filter(cycle=run, symbol="AAPL").exists()
