@@ -9,3 +9,14 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class StreamSequence(models.Model):
+    """The last sequence number published on one push stream (e.g. "account.7", "desk"): see
+    apps.core.realtime.stream_publish."""
+
+    stream = models.CharField(max_length=64, unique=True)
+    seq = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.stream} #{self.seq}"

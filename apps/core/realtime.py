@@ -1,5 +1,13 @@
 """Broadcasting to Channels groups. Only services call this, and only after their transaction
-commits, so a listener never sees a state that was rolled back."""
+commits, so a listener never sees a state that was rolled back.
+
+Sequenced streams (`stream_publish`): every message on a stream (one per trading account, one for
+the desk) carries the stream's next sequence number, taken inside the writer's transaction by an
+UPDATE of the stream's row, whose lock is held to the commit: on one stream, numbers follow the
+commit order and none is skipped by a committed write. A listener that sees a number jump (a
+message lost by the channel layer, a reconnect) reloads a snapshot, which states the sequence it
+is consistent with (`stream_seq`, read in the snapshot's transaction). The websocket is never the
+source of truth."""
 
 from __future__ import annotations
 
@@ -8,7 +16,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 
 log = logging.getLogger(__name__)
 
@@ -26,3 +35,36 @@ def broadcast_on_commit(*, group: str, event: str, payload: dict[str, Any]) -> N
             log.exception("broadcast of %s to %s failed", event, group)
 
     transaction.on_commit(_send)
+
+
+def stream_group(stream: str) -> str:
+    """The Channels group of a stream (group names allow letters, digits, '-', '_' and '.')."""
+    return f"stream.{stream}"
+
+
+def stream_publish(*, stream: str, event: str, payload: dict[str, Any]) -> int:
+    """Inside the writer's transaction: take the stream's next sequence number and broadcast
+    `payload` with it ("seq", "stream") to the stream's group after commit. Returns the number."""
+    from .models import StreamSequence
+
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("stream_publish must run inside the transaction of the write it announces")
+    if not StreamSequence.objects.filter(stream=stream).update(seq=F("seq") + 1):
+        try:
+            with transaction.atomic():
+                StreamSequence.objects.create(stream=stream, seq=1)
+        except IntegrityError:  # created concurrently: take the next number after it
+            StreamSequence.objects.filter(stream=stream).update(seq=F("seq") + 1)
+    seq = StreamSequence.objects.filter(stream=stream).values_list("seq", flat=True).get()
+    broadcast_on_commit(
+        group=stream_group(stream), event=event, payload={**payload, "seq": seq, "stream": stream}
+    )
+    return seq
+
+
+def stream_seq(stream: str) -> int:
+    """The last number published on `stream` (0: none yet). Read it in the same transaction as the
+    snapshot it labels."""
+    from .models import StreamSequence
+
+    return StreamSequence.objects.filter(stream=stream).values_list("seq", flat=True).first() or 0
