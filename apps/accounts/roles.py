@@ -54,9 +54,19 @@ READ_TRADING = (
 READ_ALERTS = ("alerts.view_alert", "alerts.view_alertevent", "alerts.view_alertdelivery")
 HANDLE_ALERTS = ("alerts.acknowledge_alert", "alerts.resolve_alert")
 
-# Kill switch (apps.live): everyone on the desk reads switches, their events and FLAT reports;
-# traders press STOP, CANCEL and FLAT; risk officers those and UNLOCK.
-READ_KILLSWITCH = ("live.view_killswitch", "live.view_killswitchevent", "live.view_flatreport")
+# The live desk (apps.live): everyone on the desk reads kill switches, their events and FLAT
+# reports, the cycles, reconciliations and paper tracking; traders press STOP, CANCEL and FLAT;
+# risk officers those and UNLOCK.
+READ_KILLSWITCH = (
+    "live.view_killswitch",
+    "live.view_killswitchevent",
+    "live.view_flatreport",
+    "live.view_cyclerun",
+    "live.view_cycleevent",
+    "live.view_reconciliation",
+    "live.view_papertrackingpoint",
+    "live.view_paperevidence",
+)
 PRESS_KILLSWITCH = ("live.stop_killswitch", "live.cancel_killswitch", "live.flat_killswitch")
 
 ROLE_PERMISSIONS = MappingProxyType(
