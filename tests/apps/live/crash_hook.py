@@ -6,6 +6,9 @@ The test writes a plan, `{"account": name, "point": point}`, to the file named b
 `<plan>.<account>.<point>.hit` (its pid) and sleeps; the test sees the file and SIGKILLs the
 worker's process group there. Each point pauses once: the worker that takes the run over goes on.
 
+Every end of a `live_cycle` task (success, retry, failure) is appended to the file named by
+`CYCLE_TASK_LOG` when it is set: `<task id> <state> <return value>`, one line each.
+
 Points: every name of apps.live.cycle.machine.STEPS (right after the step is recorded on the run),
 and two inside the submit loop, at the first order sent: `sending` (its `submit` transition is
 committed, the venue has not received it) and `sent` (the venue has it, its answer is not applied).
@@ -17,6 +20,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+from celery.signals import task_postrun
 
 from apps.live.cycle.run import _Cycle
 from apps.trading.brokers.paper import PaperBroker
@@ -65,3 +70,11 @@ def _submit_with_pauses(self, request):
 
 _Cycle.step = _step_then_pause
 PaperBroker.submit = _submit_with_pauses
+
+
+@task_postrun.connect
+def _record_task(sender=None, task_id=None, state=None, retval=None, **_):
+    path = os.environ.get("CYCLE_TASK_LOG", "")
+    if path and getattr(sender, "name", "") == "apps.live.tasks.live_cycle":
+        with open(path, "a") as out:  # one short write per line: appends do not interleave
+            out.write(f"{task_id} {state} {retval if isinstance(retval, str) else type(retval).__name__}\n")

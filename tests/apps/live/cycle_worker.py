@@ -65,9 +65,12 @@ def wait_for(predicate: Callable, *, timeout: float, what: str, workers=(), step
 
 
 class Worker:
-    """One worker process group. `plan` is the crash plan file its crash points read."""
+    """One worker process group. `plan` is the crash plan file its crash points read, `task_log`
+    the file it records its ended live_cycle tasks in (crash_hook.py)."""
 
-    def __init__(self, tmp_path: Path, *, plan: Path, concurrency: int = 1, env: dict | None = None):
+    def __init__(
+        self, tmp_path: Path, *, plan: Path, task_log: Path, concurrency: int = 1, env: dict | None = None
+    ):
         n = next(_numbers)
         self.name = f"crash{n}-{os.getpid()}@hourglass-test"
         self.log = tmp_path / f"worker-{n}.log"
@@ -78,6 +81,7 @@ class Worker:
             "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": "tests.apps.live.crash_settings",
             "CYCLE_CRASH_PLAN": str(plan),
+            "CYCLE_TASK_LOG": str(task_log),
             **(env or {}),
         }
         command = [
@@ -152,10 +156,11 @@ class Workers:
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.plan = tmp_path / "crash-plan.json"
+        self.task_log = tmp_path / "live-cycle-tasks.log"
         self.started: list[Worker] = []
 
     def start(self, **kw) -> Worker:
-        worker = Worker(self.tmp_path, plan=self.plan, **kw)
+        worker = Worker(self.tmp_path, plan=self.plan, task_log=self.task_log, **kw)
         self.started.append(worker)
         return worker.ready()
 
@@ -163,6 +168,12 @@ class Workers:
         """Arm the crash point; returns the file the worker writes when it pauses there."""
         self.plan.write_text(json.dumps({"account": account, "point": point}))
         return hit_path(self.plan, account, point)
+
+    def tasks_ended(self) -> list[tuple[str, str, str]]:
+        """(task id, state, return value) of every live_cycle task the workers ended."""
+        if not self.task_log.exists():
+            return []
+        return [tuple(line.split(" ", 2)) for line in self.task_log.read_text().splitlines()]
 
     def logs(self) -> str:
         return "\n".join(w.tail() for w in self.started)
