@@ -178,3 +178,51 @@ def test_a_pool_process_killed_mid_submit_is_requeued_at_once_and_resumed(worker
     assert Reconciliation.objects.get(cycle=following).ok
     assert audit(account) == reference["audit"]
     assert fills_of(run) == reference["fills"]
+
+
+def _no_trade_at(account, run: CycleRun, newer) -> None:
+    assert run.status == "skipped", (run.status, run.reason, run.error)
+    assert f"superseded by the cycle at {newer:%Y-%m-%d %H:%M}" in run.reason
+    assert not Order.objects.filter(account=account, bar_time=run.bar_time).exists()
+    audit(account)
+
+
+def test_a_dead_workers_cycle_redelivered_after_the_next_bar_trades_nothing(workers, people, bars):
+    """The message of a killed worker comes back late (kombu's visibility timeout is an hour): by
+    then the account's next bar has run. Resuming the old bar would send its stale decisions
+    after the newer ones; it is closed as superseded instead (the newer cycle has already
+    cancelled or refused whatever the dead one left)."""
+    account = _first_cycle(people, "late", bars[0])
+    worker = workers.start()
+    hit = workers.crash_at(account=account.name, point="data")
+    live_cycle.delay(account.pk, bars[1].isoformat(), "beat")
+    wait_for(hit.exists, timeout=90, what="the cycle to read its data", workers=[worker])
+    worker.kill()
+    newer = cycle_run(account=account, bar_time=bars[2], trigger="beat")  # the next bar, elsewhere
+    assert newer.status == "succeeded", (newer.reason, newer.error)
+    n = Order.objects.filter(account=account).count()
+
+    worker = workers.start()  # restores the old message
+    late = _ended(CycleRun.objects.get(account=account, bar_time=bars[1]), worker)
+    _no_trade_at(account, late, bars[2])
+    assert list(late.events.values_list("event", flat=True)) == ["claim", "skip"]
+    assert Order.objects.filter(account=account).count() == n
+    assert Reconciliation.objects.filter(cycle=newer).get().ok
+
+
+def test_a_run_left_running_or_failed_before_a_newer_bar_is_never_traded_late(people, bars):
+    """The same without a worker (SQLite too): a run left `running` at a bar the account has
+    cycled past is closed as superseded when its message returns; a failed one is not retried."""
+    account = _first_cycle(people, "stale", bars[0])
+    dead = CycleRun.objects.create(account=account, bar_time=bars[1], trigger="beat", step="data")
+    newer = cycle_run(account=account, bar_time=bars[2], trigger="beat")
+    assert newer.status == "succeeded", (newer.reason, newer.error)
+    _no_trade_at(account, cycle_run(account=account, bar_time=bars[1], trigger="beat"), bars[2])
+    dead.refresh_from_db()
+    assert dead.status == "skipped"
+
+    failed = CycleRun.objects.create(account=account, bar_time=bars[0] - (bars[1] - bars[0]), trigger="beat")
+    CycleRun.objects.filter(pk=failed.pk).update(status="failed", error="boom")
+    again = cycle_run(account=account, bar_time=failed.bar_time, trigger="retry")
+    assert (again.status, again.attempts) == ("failed", 1)
+    assert not Order.objects.filter(account=account, bar_time=failed.bar_time).exists()
