@@ -9,6 +9,10 @@
   when it exists: `running` means its previous holder died mid-cycle (we hold the lock it held),
   so we take it over (`resume`); `failed` is run again only by a retry within the attempt budget;
   `succeeded` / `skipped` (or a failed run out of attempts) means there is nothing to do.
+  A `running` or `failed` run at a bar the account has already cycled past (its worker died and
+  the message came back late: Redis redelivers an unacked message after its visibility timeout)
+  is never run: its decisions are stale, and the newer cycle has cancelled or refused what it
+  left. A `running` one is closed `skipped` as superseded.
 """
 
 from __future__ import annotations
@@ -89,6 +93,22 @@ def cycle_claim(*, account, bar_time, trigger: str) -> CycleRun | None:
             return run
     except IntegrityError:
         run = CycleRun.objects.get(account=account, bar_time=bar_time)
+    newer = (
+        CycleRun.objects.filter(account=account, bar_time__gt=run.bar_time)
+        .order_by("-bar_time")
+        .values_list("bar_time", flat=True)
+        .first()
+    )
+    if newer is not None and run.status in (CycleStatus.RUNNING, CycleStatus.FAILED):
+        if run.status == CycleStatus.RUNNING:
+            with transaction.atomic():
+                cycle_finish(
+                    run=run,
+                    event="skip",
+                    reason=f"superseded by the cycle at {newer:%Y-%m-%d %H:%M} UTC: its worker died "
+                    "mid-cycle and the account has cycled past its bar",
+                )
+        return None
     if run.status == CycleStatus.RUNNING:
         event, detail = "resume", f"taken over by {worker_name()} ({trigger}): the previous attempt died"
     elif run.status == CycleStatus.FAILED and run.attempts < settings.LIVE_CYCLE_MAX_ATTEMPTS:
