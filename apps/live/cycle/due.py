@@ -1,5 +1,6 @@
 """Which cycles are due: at the bar that closed last (apps.live.clock), one per account that
-trades a version and has no CycleRun for that bar yet. Only the latest bar is ever traded: bars the
+trades a version and has no CycleRun for that bar yet (or one whose worker died: still `running`
+past the cycle's hard time limit). Only the latest bar is ever traded: bars the
 desk slept through (workers down, beat stopped) are not traded late on stale prices, they are
 reported as missed cycles (alert `cycle_missed`) once `LIVE_CYCLE_MISSED_AFTER_S` has passed."""
 
@@ -20,6 +21,8 @@ from apps.live.models import CycleRun
 from apps.trading.models import AccountModelVersion, TradingAccount
 from workers.engine.calendar import bar_ends
 
+from .machine import CycleStatus
+
 
 @dataclass(frozen=True)
 class Due:
@@ -37,11 +40,19 @@ def cycles_due(*, now: dt.datetime | None = None) -> list[Due]:
     if bar is None:
         return []
     bar_time = bar.to_pydatetime()
+    now = now or timezone.now()
     accounts = trading_accounts()
+    runs = CycleRun.objects.filter(account__in=accounts, bar_time=bar_time)
+    # A run still `running` past the cycle's hard time limit has lost its worker (the limit
+    # would have killed a live one): enqueue it again at once instead of waiting for the broker
+    # to redeliver its message (Redis: the visibility timeout, an hour); the claim takes it over.
+    stuck_before = now - dt.timedelta(seconds=settings.LIVE_CYCLE_TIME_LIMIT)
     done = set(
-        CycleRun.objects.filter(account__in=accounts, bar_time=bar_time).values_list("account_id", flat=True)
+        runs.exclude(status=CycleStatus.RUNNING, started_at__lt=stuck_before).values_list(
+            "account_id", flat=True
+        )
     )
-    _missed(accounts=accounts, bar_time=bar_time, now=now or timezone.now())
+    _missed(accounts=accounts, bar_time=bar_time, now=now)
     return [Due(a.pk, bar_time) for a in accounts if a.pk not in done]
 
 

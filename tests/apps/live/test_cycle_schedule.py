@@ -137,3 +137,15 @@ def test_the_cycle_limits_must_sit_below_the_visibility_timeout(settings):
     assert [e.id for e in live_cycle_limits()] == ["live.E002"]
     settings.LIVE_CYCLE_SOFT_TIME_LIMIT = 5000
     assert [e.id for e in live_cycle_limits()] == ["live.E001", "live.E002"]
+
+
+def test_a_run_whose_worker_died_is_due_again_after_the_hard_time_limit(desk, settings):
+    account, _version, stamps = desk
+    run = cycle_run(account=account, bar_time=stamps[14], trigger="beat")
+    now = stamps[14].to_pydatetime() + dt.timedelta(minutes=1)
+    CycleRun.objects.filter(pk=run.pk).update(status="running", started_at=now - dt.timedelta(seconds=30))
+    assert cycles_due(now=now) == []  # a live worker may still be on it
+    later = now + dt.timedelta(seconds=settings.LIVE_CYCLE_TIME_LIMIT)
+    assert [d.account_id for d in cycles_due(now=later)] == [account.pk]
+    again = cycle_run(account=account, bar_time=stamps[14], trigger="beat")
+    assert again.status == "succeeded" and again.attempts == 2
