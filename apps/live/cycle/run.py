@@ -42,7 +42,7 @@ from apps.strategies.lifecycle import config_sha256
 from apps.trading.brokers.base import Broker, OrderSide, OrderType, TimeInForce
 from apps.trading.models import AccountModelVersion, TradingAccount
 from apps.trading.selectors import account_book
-from apps.trading.services import KillSwitchTrip, OrderDecision, order_submit, orders_create
+from apps.trading.services import KillSwitchTrip, OrderDecision, orders_create, orders_submit
 from workers.engine.decide.kernel import Decision, GovernorState
 
 from .claim import account_cycle_lock, cycle_claim, cycle_finish
@@ -248,9 +248,7 @@ class _Cycle:
             orders = trip.orders
             killswitch_trip(trip=trip)
         self.step("persisted")
-        for order in orders:
-            if order.status == "pending_new":
-                order_submit(order=order, broker=broker, arrival_price=marks.get(order.symbol))
+        orders_submit(orders=orders, broker=broker, arrival_prices=marks)  # the pending_new ones, in batches
         self.step("submitted")
         summary = cycle_settle(run=self.run, version=version, build=build, decision=decision)
         self.step("settled")
