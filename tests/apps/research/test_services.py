@@ -174,15 +174,15 @@ def test_training_a_rule_strategy_is_refused(strategy, people):
         training_submit(strategy=strategy, actor=people["quinn"])
 
 
-def test_the_postgresql_bar_copy_reads_exactly_what_the_orm_reads(tiny_data):
-    """PostgreSQL reads the panel's bars in one binary COPY (the live cycle loads a year of bars
+def test_the_postgresql_packed_bar_read_gives_exactly_what_the_orm_reads(tiny_data):
+    """PostgreSQL reads the panel's bars as one server-packed binary value (the live cycle loads a year of bars
     every bar); it must give the ORM query's frame, point in time (`as_of`) and NaN included."""
     from django.db import connection
 
     from apps.marketdata.selectors import panel as selector
 
     if connection.vendor != "postgresql":
-        pytest.skip("the binary COPY read is PostgreSQL's (SQLite reads through the ORM)")
+        pytest.skip("the packed binary read is PostgreSQL's (SQLite reads through the ORM)")
     bar = Bar.objects.filter(instrument__symbol="KO", frequency="1d").order_by("ts")[10]
     with connection.cursor() as cursor:  # what the ORM refuses to write, a database may still hold
         cursor.execute(f"UPDATE {Bar._meta.db_table} SET open = 'NaN' WHERE id = %s", [bar.pk])
