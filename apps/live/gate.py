@@ -52,7 +52,11 @@ def is_flat_order(*, side: str, model_version_id: int | None, source: str) -> bo
 
 def refusal(*, account_id: int, flat_order: bool) -> str:
     """Why the kill switch forbids an order of this account now ("" when it may go)."""
-    for scope, state in zip(("account", "desk"), switch_states(account_id), strict=True):
+    return _refusal(switch_states(account_id), flat_order=flat_order)
+
+
+def _refusal(states: tuple[str, str], *, flat_order: bool) -> str:
+    for scope, state in zip(("account", "desk"), states, strict=True):
         if state == State.ACTIVE or (state in REDUCING_ONLY and flat_order):
             continue
         return f"kill switch ({scope}) is {state}"
@@ -60,25 +64,34 @@ def refusal(*, account_id: int, flat_order: bool) -> str:
 
 
 @contextmanager
-def submit_gate(*, order) -> Iterator[str]:
-    """Hold the switch keys shared for the block (PostgreSQL) and yield the refusal for `order`
-    ("" = it may be sent). Run the order's submit transition AND the broker call inside it."""
+def submit_gate(*, orders) -> Iterator[dict[int, str]]:
+    """Hold the switch keys of `orders` shared for the block (PostgreSQL: the desk's and each
+    account's) and yield each order's refusal by pk ("" = it may be sent). Run the orders'
+    submit transitions AND the broker call inside it: a STOP waits for the block to end."""
     from apps.trading.models import OrderEvent
 
-    keys = [lock_key(None), lock_key(order.account_id)]
+    keys = sorted({lock_key(None), *(lock_key(o.account_id) for o in orders)})
     pg = connection.vendor == "postgresql"
     if pg:
         with connection.cursor() as cursor:
             for key in keys:
                 cursor.execute("SELECT pg_advisory_lock_shared(%s, %s)", [LOCK_NAMESPACE, key])
     try:
-        source = (
-            OrderEvent.objects.filter(order_id=order.pk, event="create")
-            .values_list("source", flat=True)
-            .first()
+        sources = dict(
+            OrderEvent.objects.filter(order_id__in=[o.pk for o in orders], event="create").values_list(
+                "order_id", "source"
+            )
         )
-        flat = is_flat_order(side=order.side, model_version_id=order.model_version_id, source=source or "")
-        yield refusal(account_id=order.account_id, flat_order=flat)
+        states = {a: switch_states(a) for a in {o.account_id for o in orders}}
+        yield {
+            o.pk: _refusal(
+                states[o.account_id],
+                flat_order=is_flat_order(
+                    side=o.side, model_version_id=o.model_version_id, source=sources.get(o.pk) or ""
+                ),
+            )
+            for o in orders
+        }
     finally:
         if pg:
             with connection.cursor() as cursor:

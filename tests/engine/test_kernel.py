@@ -3,7 +3,9 @@
 The backtest runs a strategy config over the whole panel; the kernel is then asked at every bar
 t for its decision from the panel up to t and the account state the simulator produced at the
 close of t (positions, cash, equity so far, the governor's state after t-1). Its target weights
-must equal the backtest's recorded target weights bit for bit: backtest/live parity.
+must equal the backtest's recorded target weights bit for bit, and its share orders the
+backtest's orders row (fractional shares as research runs, and whole shares as the desk trades):
+backtest/live parity.
 """
 
 from __future__ import annotations
@@ -78,14 +80,17 @@ def _account(result, t: int) -> AccountState:
     )
 
 
-def _parity(panel, config) -> tuple[int, list]:
-    result = backtest_pipeline(panel=panel, config=config, progress=lambda *_: None).result
-    kernel = Kernel(config)
+def _parity(panel, config, *, integer_shares: bool = False) -> tuple[int, list]:
+    result = backtest_pipeline(
+        panel=panel, config=config, progress=lambda *_: None, integer_shares=integer_shares
+    ).result
+    kernel = Kernel(config, integer_shares=integer_shares)
     T = panel.shape[0]
     decisions = []
     for t in range(T - 1):  # the backtest decides at every bar but the last (nothing fills after it)
         d = kernel.decide(panel.slice_rows(t + 1), _account(result, t))
         np.testing.assert_array_equal(d.weights, result.target_weights[t], err_msg=f"bar {t}")
+        np.testing.assert_array_equal(d.orders, result.orders[t], err_msg=f"orders at bar {t}")
         assert d.status == result.allocation_log[t][1]
         assert d.governor.state == STATES[result.risk_state[t]]
         assert d.drawdown == result.drawdown[t]
@@ -95,15 +100,18 @@ def _parity(panel, config) -> tuple[int, list]:
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "integer_shares"),
     [
-        pytest.param({}, id="momentum-osqp"),
+        pytest.param({}, False, id="momentum-osqp"),
+        pytest.param({}, True, id="momentum-osqp-whole-shares"),
         pytest.param(
             {"optimizer": {"solver": "CLARABEL", "turnover_cap": 0.5, "vol_max": 0.25}},
+            False,
             id="momentum-clarabel-turnover-vol",
         ),
         pytest.param(
             {"kind": "ma_crossover", "model": {"fast": 10, "slow": 40}, "optimizer": {"vol_max": 0.2}},
+            False,
             id="ma-crossover-osqp-vol-search",
         ),
         pytest.param(
@@ -112,12 +120,13 @@ def _parity(panel, config) -> tuple[int, list]:
                 "model": {"lookback": 20, "entry_z": 0.5},
                 "optimizer": {"allocator": "topk", "top_k": 4},
             },
-            id="mean-reversion-topk",
+            True,
+            id="mean-reversion-topk-whole-shares",
         ),
     ],
 )
-def test_kernel_bar_by_bar_gives_the_backtests_weights_bit_for_bit(panel, changes):
-    traded, decisions = _parity(panel, _config(**changes))
+def test_kernel_bar_by_bar_gives_the_backtests_weights_and_orders_bit_for_bit(panel, changes, integer_shares):
+    traded, decisions = _parity(panel, _config(**changes), integer_shares=integer_shares)
     # Not vacuous: the strategy trades and holds something on most bars.
     assert traded > 20
     assert sum(float(d.weights.sum()) > 0.2 for d in decisions) > len(decisions) // 4

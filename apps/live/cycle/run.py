@@ -43,7 +43,7 @@ from apps.strategies.lifecycle import config_sha256
 from apps.trading.brokers.base import Broker, OrderSide, OrderType, TimeInForce
 from apps.trading.models import AccountModelVersion, Order, TradingAccount
 from apps.trading.selectors import account_book
-from apps.trading.services import KillSwitchTrip, OrderDecision, order_submit, orders_create
+from apps.trading.services import KillSwitchTrip, OrderDecision, orders_create, orders_submit
 from apps.universes.selectors import universe_members
 from workers.engine.decide.kernel import Decision, GovernorState
 
@@ -231,9 +231,7 @@ class _Cycle:
                 marks=marks,
                 missing_digest=missing_digest,
             )
-        for order in orders:
-            if order.status == "pending_new":
-                order_submit(order=order, broker=broker, arrival_price=marks.get(order.symbol))
+        orders_submit(orders=orders, broker=broker, arrival_prices=marks)  # the pending_new ones, in batches
         self.step("submitted")
         summary = cycle_settle(run=self.run, version=version, build=build, decided=True)
         summary["health"] = {

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db import transaction
+
 from apps.live import permissions
 from apps.trading.brokers.base import Broker, BrokerError
 from apps.trading.controls import Reason
@@ -43,22 +45,25 @@ def open_orders_cancel(*, account: TradingAccount, broker: Broker, source: str) 
         ):
             summary.unsent_denied += 1
     working = list(Order.objects.filter(account=account, status__in=WORKING))
-    for order in working:
-        if order.status != "pending_cancel":
-            order_transition(order=order, event="cancel_request", source=source)
+    with transaction.atomic():  # every cancel request committed (at once) before the broker call
+        for order in working:
+            if order.status != "pending_cancel":
+                order_transition(order=order, event="cancel_request", source=source)
     results = broker.cancel_all()
     summary.broker_refusals = [f"{r.broker_order_id}: {r.detail}" for r in results if not r.ok]
+    reports = []  # asked outside any transaction (a real broker answers over the network)
     for order in working:
         try:
-            reported = broker.order_by_client_id(order.client_order_id)
-            order = order_report_apply(report=reported, source=f"broker:{broker.name}")
+            reports.append((order, broker.order_by_client_id(order.client_order_id)))
         except BrokerError as exc:
             summary.still_open.append(f"{order.client_order_id}: lookup failed ({type(exc).__name__}: {exc})")
-            continue
-        if order.status == "cancelled":
-            summary.cancelled += 1
-        elif order.status in WORKING:
-            summary.still_open.append(f"{order.client_order_id}: {order.status} at the broker")
+    with transaction.atomic():  # the answers applied in one transaction (500 orders: one commit)
+        for order, reported in reports:
+            order = order_report_apply(report=reported, source=f"broker:{broker.name}")
+            if order.status == "cancelled":
+                summary.cancelled += 1
+            elif order.status in WORKING:
+                summary.still_open.append(f"{order.client_order_id}: {order.status} at the broker")
     return summary
 
 

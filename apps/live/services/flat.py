@@ -15,7 +15,7 @@ from apps.live.models import FlatReport, KillSwitch
 from apps.trading.brokers.base import BrokerPosition, TimeInForce
 from apps.trading.models import TradingAccount
 from apps.trading.permissions import require
-from apps.trading.services import KillSwitchTrip, OrderDecision, order_submit, orders_create
+from apps.trading.services import KillSwitchTrip, OrderDecision, orders_create, orders_submit
 
 from .cancel import BrokerFor, open_orders_cancel
 from .switch import switch_apply
@@ -72,7 +72,7 @@ def _flatten(*, by, account: TradingAccount, broker, reason: str) -> FlatReport:
             switch_apply(
                 account=account, event="trip", by=None, reason=f"{trip.trip.reason_code}: {trip.trip.detail}"
             )
-        orders = [order_submit(order=o, broker=broker, source=FLAT_SOURCE) for o in orders]
+        orders = orders_submit(orders=orders, broker=broker, source=FLAT_SOURCE)
     by_symbol = {o.symbol: o for o in orders}
     remaining = {p.symbol: p.qty for p in broker.positions() if p.qty != 0}
     lines = []

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import psycopg
+from django.db import connection
 from django.db.models import F, FloatField
 from django.db.models.functions import Cast
 
@@ -51,14 +53,23 @@ def _utc_bound(day: dt.date) -> dt.datetime:
 def _bars_frame(
     symbols: list[str], frequency: str, start: dt.date, end: dt.date, as_of: dt.datetime | None
 ) -> pd.DataFrame:
+    """The stored bars of `symbols` in [start, end) known by `as_of`, long form: one row per bar
+    (symbol, ts (UTC), OHLCV as float64). The long form keeps "a bar with a bad value"
+    distinguishable from "no bar", which a wide (T x N) frame cannot; a NaN stored in a numeric
+    column stays NaN and is refused by _reject_bad_rows."""
+    read = _bars_frame_postgres if connection.vendor == "postgresql" else _bars_frame_orm
+    return read(symbols, frequency, start, end, as_of)
+
+
+def _bars_frame_orm(
+    symbols: list[str], frequency: str, start: dt.date, end: dt.date, as_of: dt.datetime | None
+) -> pd.DataFrame:
     qs = Bar.objects.filter(
         instrument__symbol__in=symbols, frequency=frequency, ts__gte=_utc_bound(start), ts__lt=_utc_bound(end)
     )
     if as_of is not None:
         qs = qs.filter(known_at__lte=as_of)
-    # Decimal -> float64 in SQL (no million Decimal objects); a NaN or NULL stays NaN and is
-    # refused by _reject_bad_rows. The long form keeps "a bar with a bad value" distinguishable
-    # from "no bar", which a wide (T x N) frame cannot.
+    # Decimal -> float64 in SQL (no million Decimal objects).
     casts = {f"v_{f}": Cast(f, FloatField()) for f in OHLCV}
     rows = list(
         qs.annotate(symbol=F("instrument__symbol"), **casts)
@@ -70,6 +81,51 @@ def _bars_frame(
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
+
+
+_PG_EPOCH_US = 946_684_800_000_000  # a binary timestamptz counts microseconds from 2000-01-01 UTC
+# One bar as the server packs it (big-endian): instrument id, ts (binary timestamptz), OHLCV.
+_PACKED_BAR = np.dtype([("iid", ">i8"), ("ts", ">i8")] + [(f, ">f8") for f in OHLCV])
+
+
+def _bars_frame_postgres(
+    symbols: list[str], frequency: str, start: dt.date, end: dt.date, as_of: dt.datetime | None
+) -> pd.DataFrame:
+    """`_bars_frame` on PostgreSQL: the server packs every bar into ONE binary value (the `*send`
+    functions: big-endian int8 / timestamptz / float8), read by numpy with no Python object per
+    bar. The live cycle loads a year of bars of 500 names every bar; through the ORM the row and
+    timestamp conversions alone took ~1 s, a binary COPY (one message per bar) ~0.3 s, this
+    ~0.15 s. The instruments are joined from an array (an index scan each: `= ANY(array)` would
+    test every bar against the whole array); prices are cast to float8 by the server, which gives
+    float(Decimal) exactly."""
+    ids = dict(Instrument.objects.filter(symbol__in=symbols).values_list("id", "symbol"))
+    table = connection.ops.quote_name(Bar._meta.db_table)
+    packed = " || ".join(
+        ["int8send(b.instrument_id)", "timestamptz_send(b.ts)"]
+        + [f"float8send(b.{connection.ops.quote_name(f)}::float8)" for f in OHLCV]
+    )
+    sql = (
+        f"SELECT string_agg({packed}, ''::bytea) FROM unnest(%s::bigint[]) AS f(iid) "
+        f"JOIN {table} b ON b.instrument_id = f.iid AND b.frequency = %s AND b.ts >= %s AND b.ts < %s"
+        + (" AND b.known_at <= %s" if as_of is not None else "")
+    )
+    params = [list(ids), frequency, _utc_bound(start), _utc_bound(end)]
+    if as_of is not None:
+        params.append(as_of)
+    with connection.cursor() as cur, psycopg.Cursor(cur.cursor.connection) as binary:
+        # Django's cursors bind client-side, which cannot return binary results.
+        binary.execute(sql, params, binary=True)
+        data = binary.fetchone()[0] or b""
+    rows = np.frombuffer(data, dtype=_PACKED_BAR)
+    codes, uniques = pd.factorize(rows["iid"].astype(np.int64))
+    frame = pd.DataFrame(
+        {
+            "symbol": np.array([ids[int(i)] for i in uniques], dtype=object)[codes],
+            "ts": pd.to_datetime(rows["ts"].astype(np.int64) + _PG_EPOCH_US, unit="us", utc=True),
+            **{f: rows[f].astype(np.float64) for f in OHLCV},
+        }
+    )
+    return frame.sort_values(["ts", "symbol"], kind="stable", ignore_index=True)
 
 
 def _split_adjusted(frame: pd.DataFrame, *, end: dt.date, as_of: dt.datetime | None) -> pd.DataFrame:

@@ -8,13 +8,14 @@ fills of one account are serialised on PostgreSQL and two workers cannot fill on
 
 from .accounts import venue_account_create
 from .advance import AdvanceResult, paper_venue_advance
-from .orders import paper_order_cancel, paper_order_submit, paper_orders_cancel_all
+from .orders import paper_order_cancel, paper_order_submit, paper_orders_cancel_all, paper_orders_submit
 
 __all__ = [
     "AdvanceResult",
     "paper_order_cancel",
     "paper_order_submit",
     "paper_orders_cancel_all",
+    "paper_orders_submit",
     "paper_venue_advance",
     "venue_account_create",
 ]

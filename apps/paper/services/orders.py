@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.trading.brokers.base import (
+    BrokerError,
     CancelRejected,
     CancelResult,
     DuplicateClientOrderId,
@@ -73,64 +75,118 @@ def paper_order_submit(*, venue_account: VenueAccount, request: OrderRequest, no
     the reserve price (limit, or last close) exceeds cash minus the open orders' net reservation
     (open buys less open sells, selectors.venue_reserved_cash: 403 insufficient_buying_power), sells beyond the position minus open sells (403 insufficient_qty).
     A day order expires at the close of the first session closing after `now`."""
+    (outcome,) = paper_orders_submit(venue_account=venue_account, requests=[request], now=now)
+    if isinstance(outcome, BrokerError):
+        raise outcome
+    return outcome
+
+
+def paper_orders_submit(
+    *, venue_account: VenueAccount, requests: Sequence[OrderRequest], now: dt.datetime
+) -> list[VenueOrder | OrderRejected | DuplicateClientOrderId]:
+    """Each request accepted (its VenueOrder) or refused (the error `paper_order_submit` raises),
+    in order, in ONE transaction under the account lock: each request sees the reservations of
+    those accepted before it, exactly as if they were submitted one after another (a cycle's sells
+    first, whose proceeds fund its buys). Two queries for the batch's prices and duplicates, one
+    per sold symbol, and one INSERT of the orders and one of their events."""
+    outcomes: list[VenueOrder | OrderRejected | DuplicateClientOrderId] = []
+    with transaction.atomic():
+        account = locked_account(venue_account)
+        ids = [r.client_order_id for r in requests]
+        # No savepoint for a duplicate: the account lock (PostgreSQL) or SQLite's IMMEDIATE
+        # write transaction serialises submissions, so this check cannot be raced.
+        taken = set(
+            VenueOrder.objects.filter(account=account, client_order_id__in=ids).values_list(
+                "client_order_id", flat=True
+            )
+        )
+        symbols = sorted({r.symbol.strip().upper() for r in requests})
+        closes = venue_last_closes(symbols=symbols, frequency=account.frequency, at=now)
+        power = account.cash - venue_reserved_cash(venue_account=account)
+        sellable: dict[str, Decimal] = {}
+        accepted: list[VenueOrder] = []
+        for request in requests:
+            try:
+                order = _accepted(
+                    account, request, now, taken=taken, closes=closes, power=power, sellable=sellable
+                )
+            except (OrderRejected, DuplicateClientOrderId) as exc:
+                outcomes.append(exc)
+                continue
+            taken.add(order.client_order_id)
+            # The open orders' net reservation grows by a buy's notional, shrinks by a sell's.
+            notional = order.qty * order.reserve_price
+            power += -notional if order.side == OrderSide.BUY else notional
+            outcomes.append(order)
+            accepted.append(order)
+        VenueOrder.objects.bulk_create(accepted)
+        VenueOrderEvent.objects.bulk_create(
+            VenueOrderEvent(order=o, event="submit", from_status="", to_status=o.status, at=now, detail={})
+            for o in accepted
+        )
+    return outcomes
+
+
+def _accepted(
+    account: VenueAccount,
+    request: OrderRequest,
+    now: dt.datetime,
+    *,
+    taken: set[str],
+    closes: dict[str, Decimal | None],
+    power: Decimal,
+    sellable: dict[str, Decimal],
+) -> VenueOrder:
+    """The (unsaved) order `request` makes, or the refusal raised; a sell takes its quantity from
+    `sellable` (filled in per symbol from the database)."""
     _check_request(request)
     symbol = request.symbol.strip().upper()
     qty = Decimal(request.qty)
-    with transaction.atomic():
-        account = locked_account(venue_account)
-        if VenueOrder.objects.filter(account=account, client_order_id=request.client_order_id).exists():
-            raise DuplicateClientOrderId(f"client_order_id {request.client_order_id!r} already exists")
-        closes = venue_last_closes(symbols=[symbol], frequency=account.frequency, at=now)
-        if symbol not in closes:
-            raise OrderRejected(f"unknown symbol {symbol!r}", code=Reject.UNKNOWN_SYMBOL, http_status=422)
-        close = closes[symbol]
-        if close is None:
+    if request.client_order_id in taken:
+        raise DuplicateClientOrderId(f"client_order_id {request.client_order_id!r} already exists")
+    if symbol not in closes:
+        raise OrderRejected(f"unknown symbol {symbol!r}", code=Reject.UNKNOWN_SYMBOL, http_status=422)
+    close = closes[symbol]
+    if close is None:
+        raise OrderRejected(
+            f"no {account.frequency} price known for {symbol} at {now.isoformat()}",
+            code=Reject.NO_PRICE,
+            http_status=422,
+        )
+    reserve = request.limit_price if request.type == OrderType.LIMIT else close
+    if request.side == OrderSide.BUY:
+        if qty * reserve > power:
             raise OrderRejected(
-                f"no {account.frequency} price known for {symbol} at {now.isoformat()}",
-                code=Reject.NO_PRICE,
-                http_status=422,
+                f"insufficient buying power: {qty} {symbol} x {reserve} = {qty * reserve:.2f} > {power:.2f}",
+                code=Reject.BUYING_POWER,
+                http_status=403,
             )
-        reserve = request.limit_price if request.type == OrderType.LIMIT else close
-        if request.side == OrderSide.BUY:
-            power = account.cash - venue_reserved_cash(venue_account=account)
-            if qty * reserve > power:
-                raise OrderRejected(
-                    f"insufficient buying power: {qty} {symbol} x {reserve} = {qty * reserve:.2f} > {power:.2f}",
-                    code=Reject.BUYING_POWER,
-                    http_status=403,
-                )
-        else:
-            sellable = venue_sellable(venue_account=account, symbol=symbol)
-            if qty > sellable:
-                raise OrderRejected(
-                    f"insufficient qty available for order: sell {qty} {symbol}, {sellable} available",
-                    code=Reject.QTY,
-                    http_status=403,
-                )
-        expires = (
-            next_session_close(now).to_pydatetime() if request.time_in_force == TimeInForce.DAY else None
-        )
-        # No savepoint for a duplicate: the account lock (PostgreSQL) or SQLite's IMMEDIATE
-        # write transaction serialises submissions, so the check above cannot be raced.
-        order = VenueOrder.objects.create(
-            account=account,
-            client_order_id=request.client_order_id,
-            symbol=symbol,
-            side=request.side,
-            qty=qty,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            limit_price=request.limit_price,
-            reserve_price=reserve,
-            status=VenueStatus.ACCEPTED,
-            submitted_at=now,
-            updated_at=now,
-            expires_at=expires,
-        )
-        VenueOrderEvent.objects.create(
-            order=order, event="submit", from_status="", to_status=order.status, at=now, detail={}
-        )
-    return order
+    else:
+        if symbol not in sellable:
+            sellable[symbol] = venue_sellable(venue_account=account, symbol=symbol)
+        if qty > sellable[symbol]:
+            raise OrderRejected(
+                f"insufficient qty available for order: sell {qty} {symbol}, {sellable[symbol]} available",
+                code=Reject.QTY,
+                http_status=403,
+            )
+        sellable[symbol] -= qty
+    expires = next_session_close(now).to_pydatetime() if request.time_in_force == TimeInForce.DAY else None
+    return VenueOrder(
+        account=account,
+        client_order_id=request.client_order_id,
+        symbol=symbol,
+        side=request.side,
+        qty=qty,
+        type=request.type,
+        time_in_force=request.time_in_force,
+        limit_price=request.limit_price,
+        reserve_price=reserve,
+        status=VenueStatus.ACCEPTED,
+        submitted_at=now,
+        updated_at=now,
+        expires_at=expires,
+    )
 
 
 def _order(account: VenueAccount, venue_order_id: str) -> VenueOrder:

@@ -13,6 +13,10 @@ Error contract (NautilusTrader's rule, and the one that prevents duplicate order
   resubmission.
 - `DuplicateClientOrderId`: the broker already has an order with this client order id, i.e. an
   earlier submission landed; look it up by client order id.
+
+A broker may also take a batch (`submit_many`: the paper venue, in one transaction); callers go
+through `submit_requests`, which falls back to one `submit` per request (Alpaca has no batch
+order endpoint).
 """
 
 from __future__ import annotations
@@ -201,3 +205,19 @@ class Broker(Protocol):
     def account(self) -> BrokerAccount: ...
 
     def fills_since(self, since: dt.datetime) -> list[BrokerFill]: ...
+
+
+def submit_requests(broker: Broker, requests: list[OrderRequest]) -> list[BrokerOrder | BrokerError]:
+    """Each request's outcome, in order: the broker's order, or the error `submit` raised
+    (`OrderRejected`, `DuplicateClientOrderId`, `OutcomeUnknown`; anything else propagates). A
+    broker with a `submit_many(requests)` of this contract takes the batch in one call."""
+    many = getattr(broker, "submit_many", None)
+    if many is not None:
+        return many(requests)
+    out: list[BrokerOrder | BrokerError] = []
+    for request in requests:
+        try:
+            out.append(broker.submit(request))
+        except (OrderRejected, DuplicateClientOrderId, OutcomeUnknown) as exc:
+            out.append(exc)
+    return out

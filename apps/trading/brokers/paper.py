@@ -31,11 +31,13 @@ from apps.paper.services import (
     paper_order_cancel,
     paper_order_submit,
     paper_orders_cancel_all,
+    paper_orders_submit,
     paper_venue_advance,
 )
 
 from .base import (
     BrokerAccount,
+    BrokerError,
     BrokerFill,
     BrokerOrder,
     BrokerPosition,
@@ -98,6 +100,12 @@ class PaperBroker:
     def submit(self, request: OrderRequest) -> BrokerOrder:
         order = paper_order_submit(venue_account=self.venue_account, request=request, now=self.clock())
         return broker_order(order)
+
+    def submit_many(self, requests: list[OrderRequest]) -> list[BrokerOrder | BrokerError]:
+        """The venue takes a batch in one transaction (see `submit_requests`)."""
+        now = self.clock()
+        outcomes = paper_orders_submit(venue_account=self.venue_account, requests=requests, now=now)
+        return [o if isinstance(o, BrokerError) else broker_order(o) for o in outcomes]
 
     def cancel(self, broker_order_id: str) -> None:
         paper_order_cancel(venue_account=self.venue_account, venue_order_id=broker_order_id, now=self.clock())

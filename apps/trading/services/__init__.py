@@ -5,7 +5,7 @@ from .create import OrderDecision, order_create, orders_create
 from .errors import KillSwitchTrip, UnknownOrder, VersionNotTradable
 from .fills import fill_record, shortfall_bps
 from .limits import risk_limits_update
-from .orders import order_report_apply, order_resolve_in_flight, order_submit
+from .orders import order_report_apply, order_resolve_in_flight, order_submit, orders_submit
 from .rate import message_take
 from .transitions import order_note, order_transition
 
@@ -24,6 +24,7 @@ __all__ = [
     "order_submit",
     "order_transition",
     "orders_create",
+    "orders_submit",
     "risk_limits_update",
     "shortfall_bps",
     "trading_account_create",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from django.conf import settings
@@ -34,6 +35,7 @@ from apps.trading.brokers.base import (
     OrderType,
     OutcomeUnknown,
     TimeInForce,
+    submit_requests,
 )
 from apps.trading.controls import Reason
 from apps.trading.models import Order
@@ -47,82 +49,145 @@ from .transitions import order_note, order_transition
 log = logging.getLogger(__name__)
 
 
+# Orders sent per hold of the kill switch's shared lock: a STOP pressed during a cycle's submission
+# waits for at most one batch's submit transitions and broker call (the paper venue takes a batch
+# in one transaction: ~10 ms for 25 orders).
+SUBMIT_BATCH = 25
+
+
 def order_submit(
     *, order: Order, broker: Broker, arrival_price: Decimal | None = None, by=None, source: str = "cycle"
 ) -> Order:
     """Send a `pending_new` order (anything else is returned as it is: sending twice is never
     right). Must run outside any transaction: the `submit` transition commits before the call."""
+    marks = {} if arrival_price is None else {order.symbol: arrival_price}
+    (sent,) = orders_submit(orders=[order], broker=broker, arrival_prices=marks, by=by, source=source)
+    return sent
+
+
+def orders_submit(
+    *,
+    orders: Sequence[Order],
+    broker: Broker,
+    arrival_prices: Mapping[str, Decimal] | None = None,
+    by=None,
+    source: str = "cycle",
+) -> list[Order]:
+    """Send the `pending_new` orders among `orders` (the others are returned as they are), in
+    batches of SUBMIT_BATCH: per batch, under the kill switch's shared lock, the switch is read,
+    the submit transitions commit (one transaction), then the broker takes the batch
+    (`submit_requests`) and its answers are applied (one transaction). `arrival_prices`: symbol ->
+    the price at submission (implementation shortfall). Must run outside any transaction.
+    Returns the orders, refreshed, in the order given."""
     permissions.require(by, permissions.PLACE_ORDER, "submit orders", system_allowed=True)
     if transaction.get_connection().in_atomic_block:
         raise RuntimeError(
             "order_submit must run outside a transaction: the submit must commit before the broker call"
         )
-    order.refresh_from_db()
-    if order.status != OrderStatus.PENDING_NEW:
-        return order
-    # The kill switch is read, and the order sent, under the switch's shared lock: once a STOP
-    # has committed no order reaches the broker (apps.live.gate explains the guarantee).
-    with submit_gate(order=order) as refusal:
-        if refusal:
-            order_transition(
+    prices = arrival_prices or {}
+    out: list[Order] = []
+    for k in range(0, len(orders), SUBMIT_BATCH):
+        out += _submit_batch(list(orders[k : k + SUBMIT_BATCH]), broker, prices, by=by, source=source)
+    return out
+
+
+def _submit_batch(
+    orders: list[Order], broker: Broker, prices: Mapping[str, Decimal], *, by, source: str
+) -> list[Order]:
+    _reload(orders)
+    pending = [o for o in orders if o.status == OrderStatus.PENDING_NEW]
+    if pending:
+        # The kill switch is read, and the orders sent, under the switch's shared lock: once a
+        # STOP has committed no order reaches the broker (apps.live.gate explains the guarantee).
+        with submit_gate(orders=pending) as refusals:
+            sendable = []
+            for order in pending:
+                if refusals[order.pk]:
+                    order_transition(
+                        order=order,
+                        event="deny",
+                        source="killswitch",
+                        actor=by,
+                        detail=refusals[order.pk],
+                        reason_code=Reason.KILL_SWITCH.value,
+                        reason_detail=refusals[order.pk],
+                    )
+                else:
+                    sendable.append(order)
+            _send(sendable, broker, prices, by=by, source=source)
+        _reload(orders)
+    return orders
+
+
+def _reload(orders: list[Order]) -> None:
+    """refresh_from_db of every order, in one query."""
+    fresh = Order.objects.in_bulk([o.pk for o in orders])
+    for order in orders:
+        row = fresh[order.pk]
+        for f in Order._meta.concrete_fields:
+            setattr(order, f.attname, getattr(row, f.attname))
+
+
+def _send(orders: list[Order], broker: Broker, prices: Mapping[str, Decimal], *, by, source: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():  # every submit committed before the broker call
+        won = [
+            order
+            for order in orders
+            if order_transition(
                 order=order,
-                event="deny",
-                source="killswitch",
+                event="submit",
+                source=source,
                 actor=by,
-                detail=refusal,
-                reason_code=Reason.KILL_SWITCH.value,
-                reason_detail=refusal,
+                submitted_at=now,
+                arrival_price=positive_decimal("arrival_price", prices.get(order.symbol)),
             )
-            return order
-        return _send(order=order, broker=broker, arrival_price=arrival_price, by=by, source=source)
-
-
-def _send(*, order: Order, broker: Broker, arrival_price: Decimal | None, by, source: str) -> Order:
-    won = order_transition(
-        order=order,
-        event="submit",
-        source=source,
-        actor=by,
-        submitted_at=timezone.now(),
-        arrival_price=positive_decimal("arrival_price", arrival_price),
-    )
-    if not won:  # another worker is submitting it
-        order.refresh_from_db()
-        return order
-    request = OrderRequest(
-        client_order_id=order.client_order_id,
-        symbol=order.symbol,
-        side=OrderSide(order.side),
-        qty=order.qty,
-        type=OrderType(order.type),
-        time_in_force=TimeInForce(order.time_in_force),
-        limit_price=order.limit_price,
-    )
+        ]  # an order not won is being submitted by another worker
+    if not won:
+        return
+    requests = [
+        OrderRequest(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=OrderSide(order.side),
+            qty=order.qty,
+            type=OrderType(order.type),
+            time_in_force=TimeInForce(order.time_in_force),
+            limit_price=order.limit_price,
+        )
+        for order in won
+    ]
     broker_source = f"broker:{broker.name}"
-    try:
-        reported = broker.submit(request)
-    except OrderRejected as exc:
-        code = f"broker:{exc.code or exc.http_status or 'rejected'}"
-        order_transition(
-            order=order,
-            event="reject",
-            source=broker_source,
-            detail=str(exc),
-            reason_code=code[:32],
-            reason_detail=str(exc),
-        )
-        return order
-    except DuplicateClientOrderId as exc:
-        order_note(order=order, event="duplicate_client_order_id", source=broker_source, detail=str(exc))
-        return order_resolve_in_flight(order=order, broker=broker)
-    except OutcomeUnknown as exc:
-        order_note(
-            order=order, event="outcome_unknown", source=broker_source, detail=f"{type(exc).__name__}: {exc}"
-        )
-        return order
-    order_report_apply(report=reported, source=broker_source)
-    order.refresh_from_db()
-    return order
+    outcomes = submit_requests(broker, requests)
+    duplicates = []
+    with transaction.atomic():
+        for order, outcome in zip(won, outcomes, strict=True):
+            if isinstance(outcome, OrderRejected):
+                code = f"broker:{outcome.code or outcome.http_status or 'rejected'}"
+                order_transition(
+                    order=order,
+                    event="reject",
+                    source=broker_source,
+                    detail=str(outcome),
+                    reason_code=code[:32],
+                    reason_detail=str(outcome),
+                )
+            elif isinstance(outcome, DuplicateClientOrderId):
+                order_note(
+                    order=order, event="duplicate_client_order_id", source=broker_source, detail=str(outcome)
+                )
+                duplicates.append(order)
+            elif isinstance(outcome, OutcomeUnknown):
+                order_note(
+                    order=order,
+                    event="outcome_unknown",
+                    source=broker_source,
+                    detail=f"{type(outcome).__name__}: {outcome}",
+                )
+            else:
+                order_report_apply(report=outcome, source=broker_source)
+    for order in duplicates:
+        order_resolve_in_flight(order=order, broker=broker)
 
 
 def order_resolve_in_flight(*, order: Order, broker: Broker, now: dt.datetime | None = None) -> Order:

@@ -268,3 +268,80 @@ def test_paper_fills_agree_with_a_backtest_over_the_same_hours(hourly_bars, part
         assert float(ex.fee) == pytest.approx(fill["cost"], abs=1e-6)
     venue.refresh_from_db()
     assert float(venue.cash) == pytest.approx(result.cash[k + 1], abs=1e-5)
+
+
+def _request(cid, symbol, qty, *, side=OrderSide.BUY, limit=None):
+    return OrderRequest(
+        client_order_id=cid,
+        symbol=symbol,
+        side=side,
+        qty=Decimal(qty),
+        type=OrderType.LIMIT if limit is not None else OrderType.MARKET,
+        time_in_force=TimeInForce.DAY,
+        limit_price=None if limit is None else Decimal(limit),
+    )
+
+
+def test_a_batch_is_accepted_and_refused_exactly_as_one_by_one(hourly_bars):
+    """`paper_orders_submit` (one transaction) against `paper_order_submit` called per request on
+    a twin account: the same orders accepted with the same fields, the same refusals. The batch
+    holds every kind: a sell whose proceeds fund a later buy, a sell beyond what is left, a buy
+    beyond the buying power left, a duplicate inside the batch and of a stored order, an unknown
+    symbol, an invalid quantity."""
+    from apps.paper.services import paper_orders_submit
+
+    at = utc("2025-10-01 10:00:00") + SECOND
+    twins = [
+        venue_account_create(name=n, cash=Decimal("100000"), backtest=BacktestConfig(integer_shares=True))
+        for n in ("one-by-one", "batch")
+    ]
+    for venue in twins:
+        _submit(venue, "held", "AAPL", 300, at=at)
+        paper_venue_advance(venue_account=venue, up_to=utc("2025-10-01 11:00:00"))
+        venue.refresh_from_db()
+        assert VenuePosition.objects.get(account=venue, symbol="AAPL").qty == 300
+    later = utc("2025-10-01 11:00:00") + SECOND
+    requests = [
+        _request("s1", "AAPL", 200, side=OrderSide.SELL, limit="250"),  # frees 50,000
+        _request("b1", "MSFT", 100, limit="500"),  # 50,000: needs the sell's proceeds
+        _request("s2", "AAPL", 101, side=OrderSide.SELL, limit="250"),  # only 100 left to sell
+        _request("b2", "NVDA", 1000, limit="190"),  # beyond what is left
+        _request("b1", "NVDA", 1, limit="190"),  # duplicate inside the batch
+        _request("held", "NVDA", 1, limit="190"),  # duplicate of a stored order
+        _request("z1", "ZZZZ", 1),
+        _request("q0", "NVDA", 0),
+        _request("s3", "AAPL", 100, side=OrderSide.SELL),  # market: reserves the last close
+        _request("b3", "NVDA", 10, limit="190"),
+    ]
+    one_by_one = []
+    for request in requests:
+        try:
+            one_by_one.append(paper_order_submit(venue_account=twins[0], request=request, now=later))
+        except (OrderRejected, DuplicateClientOrderId) as exc:
+            one_by_one.append(exc)
+    batch = paper_orders_submit(venue_account=twins[1], requests=requests, now=later)
+
+    def said(outcome):
+        if isinstance(outcome, OrderRejected):
+            return ("rejected", outcome.code, outcome.http_status, str(outcome))
+        if isinstance(outcome, DuplicateClientOrderId):
+            return ("duplicate", str(outcome))
+        fields = (
+            "client_order_id",
+            "symbol",
+            "side",
+            "qty",
+            "type",
+            "limit_price",
+            "reserve_price",
+            "status",
+        )
+        return tuple(getattr(outcome, f) for f in fields) + (outcome.expires_at,)
+
+    assert [said(o) for o in batch] == [said(o) for o in one_by_one]
+    assert [said(o)[0] for o in batch] == [
+        "s1", "b1", "rejected", "rejected", "duplicate", "duplicate", "rejected", "rejected", "s3", "b3",
+    ]  # fmt: skip
+    assert all(o.pk for o in batch if isinstance(o, VenueOrder))
+    for venue in twins:
+        assert VenueOrderEvent.objects.filter(order__account=venue, event="submit").count() == 5

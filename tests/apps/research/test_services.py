@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from apps.core.statemachine import TransitionError
@@ -171,3 +172,27 @@ def test_training_run_creates_a_research_model_version(ridge_strategy, people):
 def test_training_a_rule_strategy_is_refused(strategy, people):
     with pytest.raises(ValueError, match="is a ma_crossover rule: there is no model to train"):
         training_submit(strategy=strategy, actor=people["quinn"])
+
+
+def test_the_postgresql_packed_bar_read_gives_exactly_what_the_orm_reads(tiny_data):
+    """PostgreSQL reads the panel's bars as one server-packed binary value (the live cycle loads a year of bars
+    every bar); it must give the ORM query's frame, point in time (`as_of`) and NaN included."""
+    from django.db import connection
+
+    from apps.marketdata.selectors import panel as selector
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the packed binary read is PostgreSQL's (SQLite reads through the ORM)")
+    bar = Bar.objects.filter(instrument__symbol="KO", frequency="1d").order_by("ts")[10]
+    with connection.cursor() as cursor:  # what the ORM refuses to write, a database may still hold
+        cursor.execute(f"UPDATE {Bar._meta.db_table} SET open = 'NaN' WHERE id = %s", [bar.pk])
+    first = Bar.objects.filter(frequency="1d").order_by("known_at").first().known_at
+    args = (["AAPL", "GE", "KO", "NOPE"], "1d", dt.date(2016, 1, 1), dt.date(2018, 1, 1))
+    for as_of in (None, first + dt.timedelta(days=40)):
+        fast = selector._bars_frame_postgres(*args, as_of)
+        orm = selector._bars_frame_orm(*args, as_of)
+        assert len(fast) > 60
+        pd.testing.assert_frame_equal(fast, orm)
+    assert np.isnan(fast["open"]).sum() == 1
+    with pytest.raises(PanelDataError, match=r"1 bar\(s\) with a missing \(NaN/infinite\) value.*KO"):
+        _build(tiny_data)

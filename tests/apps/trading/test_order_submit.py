@@ -198,3 +198,53 @@ def test_failed_cancel_seen_in_a_rest_snapshot_returns_to_accepted(account, pape
     order_report_apply(report=broker_order(order, S.ACCEPTED), source="reconcile")
     order.refresh_from_db()
     assert order.status == S.ACCEPTED and events(order)[-1] == "cancel_reject"
+
+
+def test_orders_submit_sends_in_batches_and_applies_each_answer(account, paper_version, people):
+    """More orders than one batch, through a broker without a batch call (one `submit` each):
+    every answer applied to its own order (accepted, rejected, outcome unknown), the arrival
+    price by symbol, and no order sent twice when the same orders are submitted again."""
+    from apps.trading.services import orders_submit
+    from apps.trading.services.orders import SUBMIT_BATCH
+
+    n = SUBMIT_BATCH + 6
+    symbols = [f"N{k:02d}" for k in range(n)]  # one working order per name and side (the controls)
+    orders = [create(account, paper_version, qty=D(1), symbol=s, marks={s: D("200.00")}) for s in symbols]
+    assert {o.status for o in orders} == {S.PENDING_NEW}
+    by_cid = {o.client_order_id: (k, o) for k, o in enumerate(orders)}
+
+    def answer(request):
+        k, order = by_cid[request.client_order_id]
+        if k % 7 == 3:
+            raise OrderRejected("no", code="insufficient_buying_power", http_status=403)
+        if k % 11 == 5:
+            raise OutcomeUnknown("timeout")
+        return broker_order(order, S.ACCEPTED, broker_id=f"B-{k}")
+
+    broker = ScriptedBroker(on_submit=answer)
+    sent = orders_submit(orders=orders, broker=broker, arrival_prices=dict.fromkeys(symbols, D("200.05")))
+    assert [o.pk for o in sent] == [o.pk for o in orders]
+    expected = [S.REJECTED if k % 7 == 3 else S.SUBMITTED if k % 11 == 5 else S.ACCEPTED for k in range(n)]
+    assert [o.status for o in sent] == expected
+    assert [o.status for o in orders] == expected  # the objects given are refreshed in place
+    assert all(o.arrival_price == D("200.05") for o in sent)
+    assert sent[0].broker_order_id == "B-0" and sent[3].reason_code == "broker:insufficient_buying_power"
+    assert "outcome_unknown" in events(sent[5])
+    assert len(broker.submitted) == n
+    orders_submit(orders=orders, broker=broker)
+    assert len(broker.submitted) == n  # none is pending_new any more
+
+
+def test_orders_submit_sends_nothing_once_the_account_is_stopped(account, paper_version, people):
+    from apps.live.services import killswitch_stop
+    from apps.trading.services import orders_submit
+
+    orders = [
+        create(account, paper_version, symbol=s, marks={s: D("200.00")}) for s in ("AAPL", "MSFT", "NVDA")
+    ]
+    assert {o.status for o in orders} == {S.PENDING_NEW}
+    killswitch_stop(by=people["rita"], account=account, reason="test")
+    broker = ScriptedBroker(on_submit=raises(AssertionError("sent after STOP")))
+    sent = orders_submit(orders=orders, broker=broker)
+    assert {o.status for o in sent} == {S.REJECTED} and not broker.submitted
+    assert all(o.reason_code == "kill_switch" for o in sent)

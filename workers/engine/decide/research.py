@@ -106,7 +106,11 @@ def model_signal(
     return wf.signal, wf_config.test_start, {"summary": report.summary, "ic": report.rank_ic}, wf.summary()
 
 
-def backtest_pipeline(*, panel: Panel, config: Mapping[str, Any], progress: ProgressFn) -> EngineOutcome:
+def backtest_pipeline(
+    *, panel: Panel, config: Mapping[str, Any], progress: ProgressFn, integer_shares: bool = False
+) -> EngineOutcome:
+    """The research backtest of `config` on `panel`. `integer_shares`: whole-share orders, as the
+    live desk sends them (the paper-vs-backtest parity compares orders in shares)."""
     report: dict = {}
     wf_summary: dict = {}
     if is_learned(config["kind"]):
@@ -120,7 +124,10 @@ def backtest_pipeline(*, panel: Panel, config: Mapping[str, Any], progress: Prog
     # The backtest starts with cash at the first out-of-sample bar.
     evaluated = panel if start == 0 else panel.slice_rows(panel.shape[0], start=start)
     result = run_backtest(
-        evaluated, backtest_config(config), allocator=allocator_for(config), alpha=signal[start:]
+        evaluated,
+        backtest_config(config, integer_shares=integer_shares),
+        allocator=allocator_for(config),
+        alpha=signal[start:],
     )
     return EngineOutcome(
         result=result, start_row=start, oos=oos, signal=signal, report=report, walk_forward=wf_summary
