@@ -88,6 +88,8 @@ def _press(action: str, *, by, account: TradingAccount, reason: str) -> str:
         return f"account {account.name}: kill switch {switch.state}"
     if action == "unlock":
         switch = services.killswitch_unlock(by=by, account=account, reason=reason)
+        if services.pending_unlock(switch) is not None:
+            return f"account {account.name}: unlock requested (four-eyes): a second risk officer must confirm"
         return f"account {account.name}: kill switch {switch.state}"
     if action == "cancel":
         (summary,) = services.killswitch_cancel(by=by, account=account, broker_for=_brokers(), reason=reason)
