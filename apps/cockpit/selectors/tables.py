@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, Q, Sum
+from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
@@ -27,13 +27,21 @@ FILLS = 200
 CYCLES = 50
 RECONCILIATIONS = 20
 ALERTS = 100
+# What an order row reads (apps.cockpit.rows.order_row): 2,000 open orders load no lineage columns.
+ORDER_FIELDS = (
+    "id", "client_order_id", "symbol", "side", "qty", "type", "limit_price", "status", "reason_code",
+    "bar_time", "submitted_at",
+)  # fmt: skip
 _QTY = DecimalField(max_digits=18, decimal_places=6)
 
 
 def open_orders(*, account: TradingAccount) -> list[dict]:
+    # A correlated sum per order (the fill's order index), not a GROUP BY over every order column.
+    filled = Fill.objects.filter(order=OuterRef("pk")).values("order").annotate(q=Sum("qty")).values("q")
     rows = (
         Order.objects.filter(account=account, status__in=OPEN)
-        .annotate(filled=Coalesce(Sum("fills__qty"), Decimal(0), output_field=_QTY))
+        .only(*ORDER_FIELDS)
+        .annotate(filled=Coalesce(Subquery(filled, output_field=_QTY), Decimal(0), output_field=_QTY))
         .order_by("-bar_time", "symbol", "pk")
     )
     return [order_row(o, filled_qty=o.filled) for o in rows]
