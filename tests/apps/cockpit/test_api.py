@@ -12,7 +12,6 @@ from django.urls import reverse
 from apps.live.selectors import killswitch_effective
 from apps.trading.models import Order
 from apps.trading.orders import OPEN
-from tests.apps.trading.conftest import account, paper_version  # noqa: F401 - fixtures
 
 ACTIONS = ("stop", "cancel", "flat", "unlock")
 
@@ -29,7 +28,7 @@ def press(c: Client, name: str, action: str, reason: str | None = "test press"):
 
 
 @pytest.mark.django_db
-def test_anonymous_gets_401_json_everywhere(account):  # noqa: F811
+def test_anonymous_gets_401_json_everywhere(account):
     c = Client()
     for url in (reverse("cockpit:api_snapshot", args=[account.name]), reverse("cockpit:api_desk")):
         r = c.get(url)
@@ -42,7 +41,7 @@ def test_anonymous_gets_401_json_everywhere(account):  # noqa: F811
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("persona", ["victor", "quinn", "bob"])
-def test_viewer_quant_and_approver_read_but_every_button_answers_403(people, account, persona):  # noqa: F811
+def test_viewer_quant_and_approver_read_but_every_button_answers_403(people, account, persona):
     c = client_for(people[persona])
     snap = c.get(reverse("cockpit:api_snapshot", args=[account.name]))
     assert snap.status_code == 200
@@ -56,7 +55,7 @@ def test_viewer_quant_and_approver_read_but_every_button_answers_403(people, acc
 
 
 @pytest.mark.django_db
-def test_a_trader_may_not_unlock_and_a_risk_officer_may(people, account, settings):  # noqa: F811
+def test_a_trader_may_not_unlock_and_a_risk_officer_may(people, account, settings):
     settings.KILLSWITCH_UNLOCK_FOUR_EYES = False
     alice, rita = client_for(people["alice"]), client_for(people["rita"])
     assert press(alice, account.name, "stop").json() == {
@@ -75,7 +74,7 @@ def test_a_trader_may_not_unlock_and_a_risk_officer_may(people, account, setting
 
 
 @pytest.mark.django_db
-def test_four_eyes_unlock_the_requester_cannot_confirm(people, account, settings):  # noqa: F811
+def test_four_eyes_unlock_the_requester_cannot_confirm(people, account, settings):
     settings.KILLSWITCH_UNLOCK_FOUR_EYES = True
     rita = client_for(people["rita"])
     press(client_for(people["alice"]), account.name, "stop")
@@ -89,14 +88,14 @@ def test_four_eyes_unlock_the_requester_cannot_confirm(people, account, settings
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("reason", [None, "", "   "])
-def test_a_missing_reason_is_400(people, account, reason):  # noqa: F811
+def test_a_missing_reason_is_400(people, account, reason):
     r = press(client_for(people["alice"]), account.name, "stop", reason=reason)
     assert r.status_code == 400 and "reason" in r.json()["errors"]
     assert killswitch_effective(account=account).state == "active"
 
 
 @pytest.mark.django_db
-def test_a_forged_post_without_the_csrf_token_is_refused(people, account):  # noqa: F811
+def test_a_forged_post_without_the_csrf_token_is_refused(people, account):
     c = Client(enforce_csrf_checks=True)
     c.force_login(people["alice"])
     for action in ACTIONS:
@@ -105,7 +104,7 @@ def test_a_forged_post_without_the_csrf_token_is_refused(people, account):  # no
 
 
 @pytest.mark.django_db
-def test_unknown_account_is_404_and_a_user_without_the_view_permission_403(people, account):  # noqa: F811
+def test_unknown_account_is_404_and_a_user_without_the_view_permission_403(people, account):
     c = client_for(people["alice"])
     assert c.get(reverse("cockpit:api_snapshot", args=["no-such"])).status_code == 404
     assert press(c, "no-such", "stop").status_code == 404
@@ -116,7 +115,7 @@ def test_unknown_account_is_404_and_a_user_without_the_view_permission_403(peopl
 
 
 @pytest.mark.django_db
-def test_get_on_a_button_is_405_and_post_on_the_snapshot_405(people, account):  # noqa: F811
+def test_get_on_a_button_is_405_and_post_on_the_snapshot_405(people, account):
     c = client_for(people["alice"])
     assert c.get(reverse("cockpit:api_stop", args=[account.name])).status_code == 405
     assert c.post(reverse("cockpit:api_snapshot", args=[account.name])).status_code == 405

@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 
 from apps.core.realtime import account_stream, stream_seq
 from apps.live.services import killswitch_stop
-from tests.apps.trading.conftest import account, paper_version  # noqa: F401 - fixtures
 from tradingsite.asgi import application
 from tradingsite.routing import websocket_urlpatterns
 
@@ -36,19 +35,19 @@ def _close_code(comm_app, path: str, *, user=None, headers=ORIGIN):
     return async_to_sync(run)()
 
 
-def test_anonymous_is_closed_4401_through_the_asgi_stack(account):  # noqa: F811
+def test_anonymous_is_closed_4401_through_the_asgi_stack(account):
     assert _close_code(application, f"/ws/cockpit/{account.name}/") == ("websocket.close", 4401)
     assert _close_code(application, "/ws/cockpit/desk/") == ("websocket.close", 4401)
 
 
-def test_a_foreign_origin_is_refused_at_the_handshake(account):  # noqa: F811
+def test_a_foreign_origin_is_refused_at_the_handshake(account):
     kind, _code = _close_code(
         application, f"/ws/cockpit/{account.name}/", headers=[(b"origin", b"http://evil.example")]
     )
     assert kind == "refused"
 
 
-def test_a_user_without_the_view_permission_is_closed_4403_and_an_unknown_account_4404(people, account):  # noqa: F811
+def test_a_user_without_the_view_permission_is_closed_4403_and_an_unknown_account_4404(people, account):
     nobody = get_user_model().objects.create_user("nobody", password="nobody-pw")
     router = URLRouter(websocket_urlpatterns)
     assert _close_code(router, f"/ws/cockpit/{account.name}/", user=nobody) == ("websocket.close", 4403)
@@ -56,7 +55,7 @@ def test_a_user_without_the_view_permission_is_closed_4403_and_an_unknown_accoun
     assert _close_code(router, "/ws/cockpit/no-such/", user=people["victor"]) == ("websocket.close", 4404)
 
 
-def test_a_published_message_is_forwarded_with_its_seq(people, account):  # noqa: F811
+def test_a_published_message_is_forwarded_with_its_seq(people, account):
     async def run():
         comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/cockpit/{account.name}/")
         comm.scope["user"] = people["victor"]

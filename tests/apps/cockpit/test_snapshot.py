@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -87,6 +88,16 @@ def test_the_snapshot_shows_the_desks_books(traded, people):
     assert snap["health"]["checks"]["database"]["ok"]
     assert not snap["health"]["checks"]["worker"]["ok"]  # no worker ran in this test
     assert snap["health"]["state"] == "down"
+    assert not snap["health"]["checks"]["beat"]["ok"]  # beat never ran either
+    # The newest hourly bar (Oct 2025) is not the wall clock's last bar close: stale.
+    assert not snap["health"]["checks"]["data_age_s"]["ok"]
+    assert "1h: newest bar 2025-10-" in snap["health"]["checks"]["data_age_s"]["detail"]
+    queues = snap["health"]["checks"]["queue_depth"]
+    if settings.CELERY_BROKER_URL.startswith("redis://"):
+        assert queues["ok"] and all(q in queues["detail"] for q in settings.CELERY_TASK_QUEUES_NAMES)
+    else:
+        assert queues == {"ok": True, "detail": "n/a (in-memory broker)"}
+    assert snap["health"]["checks"]["broker"]["ok"]
 
 
 def test_spy_is_rebased_to_the_first_cycles_equity(traded, people, tmp_path):
@@ -155,3 +166,26 @@ def test_desk_overview_lists_every_account(traded, people):
     assert overview["kill_switch"]["account_state"] is None and overview["kill_switch"]["state"] == "active"
     assert overview["can"] == {"stop": False, "cancel": False, "flat": False, "unlock": False}
     assert overview["health"]["checks"]["last_reconciliation"]["ok"]
+
+
+def test_a_broker_disconnect_and_a_reconciliation_break_show_in_health_and_alerts(people, account):
+    from apps.alerts.models import AlertKind, Severity
+    from apps.alerts.services import alert_raise
+
+    alert_raise(
+        kind=AlertKind.BROKER_DISCONNECTED,
+        severity=Severity.WARNING,
+        message="stream dropped",
+        account=account,
+        details={},
+        dedup_key="broker:test",
+    )
+    Reconciliation.objects.create(account=account, trigger="manual", ok=False, breaks=[{"kind": "position"}])
+    snap = account_snapshot(account=account, user=people["victor"])
+    checks = snap["health"]["checks"]
+    assert not checks["broker"]["ok"] and account.name in checks["broker"]["detail"]
+    assert not checks["last_reconciliation"]["ok"] and "1 break(s)" in checks["last_reconciliation"]["detail"]
+    assert [a["kind"] for a in snap["alerts"]] == ["broker_disconnected"]
+    assert snap["reconciliations"][0]["ok"] is False
+    desk = desk_overview(user=people["victor"])["health"]["checks"]
+    assert not desk["broker"]["ok"] and not desk["last_reconciliation"]["ok"]
