@@ -9,5 +9,6 @@ urlpatterns = [
     path("strategies/", include("apps.strategies.urls")),
     path("research/", include("apps.research.urls")),
     path("alerts/", include("apps.alerts.urls")),
+    path("cockpit/", include("apps.cockpit.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "apps.paper",
     "apps.alerts",
     "apps.live",
+    "apps.cockpit",
 ]
 
 MIDDLEWARE = [
