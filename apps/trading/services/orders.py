@@ -74,7 +74,7 @@ def orders_submit(
     source: str = "cycle",
 ) -> list[Order]:
     """Send the `pending_new` orders among `orders` (the others are returned as they are), in
-    batches of SUBMIT_BATCH: per batch, under the kill switch's shared lock, the switch is read,
+    batches of SUBMIT_BATCH to a broker with `submit_many`, one by one to any other: per batch, under the kill switch's shared lock, the switch is read,
     the submit transitions commit (one transaction), then the broker takes the batch
     (`submit_requests`) and its answers are applied (one transaction). `arrival_prices`: symbol ->
     the price at submission (implementation shortfall). Must run outside any transaction.
@@ -85,9 +85,13 @@ def orders_submit(
             "order_submit must run outside a transaction: the submit must commit before the broker call"
         )
     prices = arrival_prices or {}
+    # A broker that takes one request per call (Alpaca's REST) gets one order per hold of the
+    # gate, so a STOP waits for at most one broker call; a batch only pays where the broker takes
+    # it in one call (the paper venue's one transaction).
+    size = SUBMIT_BATCH if getattr(broker, "submit_many", None) is not None else 1
     out: list[Order] = []
-    for k in range(0, len(orders), SUBMIT_BATCH):
-        out += _submit_batch(list(orders[k : k + SUBMIT_BATCH]), broker, prices, by=by, source=source)
+    for k in range(0, len(orders), size):
+        out += _submit_batch(list(orders[k : k + size]), broker, prices, by=by, source=source)
     return out
 
 

@@ -49,6 +49,8 @@ class SlowBroker:
         self.arrivals: list[tuple[float, str]] = []
 
     def __getattr__(self, name: str):
+        if name == "submit_many":  # one request per call, like Alpaca's REST: one order per gate hold
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def submit(self, request):
