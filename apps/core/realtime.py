@@ -17,11 +17,12 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 log = logging.getLogger(__name__)
 
 DESK_GROUP = "desk"
+# The desk-wide stream (the desk kill switch, worker / beat health); each trading account has its own.
+DESK_STREAM = "desk"
 
 
 def broadcast_on_commit(*, group: str, event: str, payload: dict[str, Any]) -> None:
@@ -42,6 +43,23 @@ def stream_group(stream: str) -> str:
     return f"stream.{stream}"
 
 
+def account_stream(account_id: int) -> str:
+    """The push stream of one trading account."""
+    return f"account.{account_id}"
+
+
+def _next_seq(stream: str) -> int | None:
+    """One UPDATE taking the stream's next number (RETURNING: PostgreSQL, SQLite >= 3.35); None
+    when the stream has no row yet."""
+    from .models import StreamSequence
+
+    table = StreamSequence._meta.db_table
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET seq = seq + 1 WHERE stream = %s RETURNING seq", [stream])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 def stream_publish(*, stream: str, event: str, payload: dict[str, Any]) -> int:
     """Inside the writer's transaction: take the stream's next sequence number and broadcast
     `payload` with it ("seq", "stream") to the stream's group after commit. Returns the number."""
@@ -49,13 +67,13 @@ def stream_publish(*, stream: str, event: str, payload: dict[str, Any]) -> int:
 
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("stream_publish must run inside the transaction of the write it announces")
-    if not StreamSequence.objects.filter(stream=stream).update(seq=F("seq") + 1):
+    seq = _next_seq(stream)
+    if seq is None:
         try:
             with transaction.atomic():
-                StreamSequence.objects.create(stream=stream, seq=1)
+                seq = StreamSequence.objects.create(stream=stream, seq=1).seq
         except IntegrityError:  # created concurrently: take the next number after it
-            StreamSequence.objects.filter(stream=stream).update(seq=F("seq") + 1)
-    seq = StreamSequence.objects.filter(stream=stream).values_list("seq", flat=True).get()
+            seq = _next_seq(stream)
     broadcast_on_commit(
         group=stream_group(stream), event=event, payload={**payload, "seq": seq, "stream": stream}
     )

@@ -61,11 +61,35 @@ CELERY_BEAT_SCHEDULE = {
 # A worker whose last heartbeat is older than this is reported down by /healthz.
 WORKER_HEARTBEAT_MAX_AGE_S = env.int("WORKER_HEARTBEAT_MAX_AGE_S", default=90)
 
+# The channel layer (the cockpit's push, issue 11). channels-redis DROPS a message silently when
+# the receiving channel (one per open websocket) already holds `capacity` messages; the page then
+# sees a sequence gap and reloads its snapshot, so a drop is recovered, but it must not be routine.
+# Rates: 10 updates/s per account in steady trading (a fill and its order change each); the
+# burst is a cycle: up to ~500 orders submitted (one `order` each) and, at the next bar, ~500
+# fills + ~500 order changes within a few seconds, all on one account's stream, which every
+# cockpit of that account (and the desk overview) receives. 2,000 holds a whole cycle's burst for
+# a client that stalls for its duration (~1 MB per channel at ~500 B a message).
+# - expiry 30 s: a message nobody read for 30 s is dropped; a client that far behind resyncs
+#   from the snapshot anyway (the socket is never the source of truth), and a dead channel's
+#   backlog does not linger in Redis.
+# - group_expiry 4 days: a websocket stays in its groups this long without re-joining. Past it,
+#   channels-redis removes it SILENTLY and no gap can show (nothing arrives at all), so it must
+#   outlast a trader's screen left open from Friday's close to Monday's open; what it costs is
+#   that a server killed without closing its sockets leaves channels in the groups that long
+#   (each send to them is capped by `capacity` and `expiry`).
+# redis-py stays below 8 (pinned in pyproject.toml): channels-redis 4.3 consumers crash with
+# redis-py 8.x's default socket timeout.
+CHANNEL_LAYER_CAPACITY = env.int("CHANNEL_LAYER_CAPACITY", default=2000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": CHANNEL_LAYER_CAPACITY,
+                "expiry": 30,
+                "group_expiry": 4 * 24 * 3600,
+            },
         }
     }
 else:

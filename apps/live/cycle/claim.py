@@ -24,6 +24,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.cockpit.rows import cycle_row
+from apps.core.realtime import account_stream, stream_publish
 from apps.live.models import CycleEvent, CycleRun
 
 from .machine import CYCLE_MACHINE, CycleStatus
@@ -104,6 +106,16 @@ def cycle_claim(*, account, bar_time, trigger: str) -> CycleRun | None:
 
 
 def cycle_finish(*, run: CycleRun, event: str, reason: str, **fields) -> bool:
-    return cycle_transition(
-        run=run, event=event, detail=reason, reason=reason, finished_at=timezone.now(), **fields
-    )
+    """Finish `run` (succeed / skip / fail) and announce it (`cycle` on the account's stream)."""
+    with transaction.atomic():
+        won = cycle_transition(
+            run=run, event=event, detail=reason, reason=reason, finished_at=timezone.now(), **fields
+        )
+        if won:
+            run.refresh_from_db(fields=["step", "started_at", "summary"])
+            stream_publish(
+                stream=account_stream(run.account_id),
+                event="cycle",
+                payload={"account": run.account.name, "cycle": cycle_row(run)},
+            )
+    return won

@@ -33,7 +33,6 @@ from django.utils import timezone
 
 from apps.alerts.models import AlertKind, Severity
 from apps.alerts.services import alert_raise
-from apps.core.realtime import DESK_GROUP, broadcast_on_commit
 from apps.live.brokers import broker_for
 from apps.live.machine import State
 from apps.live.models import CycleRun
@@ -61,6 +60,7 @@ from .data import (
 )
 from .kernels import kernel_decided, kernel_for
 from .machine import CycleStatus
+from .mark import mark_announce
 from .settle import cycle_settle, previous_cycle
 from .stale import previous_orders_cancel
 
@@ -149,20 +149,13 @@ class _Cycle:
         self._clock = now
         CycleRun.objects.filter(pk=self.run.pk).update(step=name, timings=self.timings, **fields)
 
-    def finish(self, event: str, reason: str, **fields) -> None:
+    def finish(self, event: str, reason: str, mark: dict | None = None, **fields) -> None:
+        """Finish the run (cycle_finish announces it); `mark`: mark_announce's arguments, the
+        account marked at the bar's closes, announced in the same transaction."""
         with transaction.atomic():
             cycle_finish(run=self.run, event=event, reason=reason, timings=self.timings, **fields)
-            broadcast_on_commit(
-                group=DESK_GROUP,
-                event="cycle",
-                payload={
-                    "account": self.account.name,
-                    "bar_time": self.bar_time.isoformat(),
-                    "status": self.run.status,
-                    "reason": reason,
-                    "summary": fields.get("summary", {}),
-                },
-            )
+            if mark is not None:
+                mark_announce(account=self.account, bar_time=self.bar_time, **mark)
 
     def execute(self) -> None:
         link = (
@@ -244,7 +237,8 @@ class _Cycle:
             "compute_ms": record.get("compute_ms"),
         }
         self.step("settled")
-        self.finish("succeed", f"{len(orders)} order(s) decided", summary=summary)
+        mark = {"marks": marks, "day_start_equity": self._day_start_equity(held.equity), "decision": record}
+        self.finish("succeed", f"{len(orders)} order(s) decided", mark=mark, summary=summary)
 
     def _decide_and_persist(self, *, version, build, blocked, book, held, previous, marks, missing_digest):
         """The kernel's decision and its orders through the controls, committed before any is sent."""

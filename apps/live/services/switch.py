@@ -9,10 +9,13 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
 from apps.alerts.models import AlertKind, Severity
 from apps.alerts.selectors import alerts_open
 from apps.alerts.services import alert_raise, alert_resolve
+from apps.cockpit.rows import killswitch_block
+from apps.core.realtime import DESK_STREAM, account_stream, stream_publish
 from apps.live import permissions
 from apps.live.gate import switch_lock
 from apps.live.machine import KILLSWITCH_MACHINE, State
@@ -70,9 +73,30 @@ def switch_apply(
                     reason=reason,
                 )
 
-        if not KILLSWITCH_MACHINE.apply(switch, event, record=record, reason=reason):
+        if not KILLSWITCH_MACHINE.apply(
+            switch, event, record=record, reason=reason, changed_at=timezone.now()
+        ):
             raise LostRace(f"kill switch {switch} changed while applying {event!r}")
+        _announce(switch=switch, account=account)
     return switch
+
+
+def _announce(*, switch: KillSwitch, account: TradingAccount | None) -> None:
+    """The `killswitch` message: the account's stream (its switch with the desk's), or the desk
+    stream for the desk switch (every cockpit listens to it)."""
+    if account is None:
+        block = killswitch_block(account_switch=None, desk_switch=switch, desk_only=True)
+        stream_publish(
+            stream=DESK_STREAM, event="killswitch", payload={"account": None, "kill_switch": block}
+        )
+        return
+    desk = KillSwitch.objects.filter(desk=True).first()
+    block = killswitch_block(account_switch=switch, desk_switch=desk)
+    stream_publish(
+        stream=account_stream(account.pk),
+        event="killswitch",
+        payload={"account": account.name, "kill_switch": block},
+    )
 
 
 def _alert(

@@ -36,6 +36,7 @@ from apps.trading.orders import client_order_id
 from apps.trading.selectors import control_snapshot, risk_limits_effective
 
 from .accounts import version_tradable_on
+from .announce import orders_announce
 from .errors import KillSwitchTrip
 from .rate import message_take
 from .transitions import order_transition
@@ -207,6 +208,7 @@ def orders_create(
                 source="controls",
                 actor=by,
                 detail=v.detail,
+                announce=False,  # the whole batch is announced once below
                 reason_code=v.reason.value,
                 reason_detail=v.detail,
             )
@@ -214,6 +216,7 @@ def orders_create(
                 trip = ControlTrip.objects.create(
                     account=account, order=order, reason_code=v.reason.value, detail=v.detail
                 )
+        orders_announce(account=account, orders=created)
         by_cid = {**existing, **{o.client_order_id: o for o in created}}
         out = [by_cid[cid] for cid in cids]
     if trip is not None:

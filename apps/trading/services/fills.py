@@ -18,6 +18,7 @@ from apps.trading.models import Fill, Order
 from apps.trading.orders import ORDER_MACHINE
 from apps.trading.selectors import order_filled_qty
 
+from .announce import fill_announce
 from .transitions import order_note, order_transition
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,9 @@ def fill_record(*, order: Order, fill: BrokerFill, source: str) -> tuple[Fill, b
                 detail=f"filled {filled} > ordered {order.qty}",
                 payload=payload,
             )
+        fill_announce(order=order, fill=row)
         if ORDER_MACHINE.allows(order.status, event):
-            order_transition(order=order, event=event, source=source, payload=payload)
+            order_transition(order=order, event=event, source=source, payload=payload, filled_qty=filled)
         else:
             order_note(
                 order=order,

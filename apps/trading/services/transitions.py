@@ -1,13 +1,19 @@
 """The one way an order changes state: ORDER_MACHINE applied by StateMachine (conditional update)
-with its OrderEvent row in the same transaction."""
+with its OrderEvent row and its pushed `order` message (apps.trading.services.announce) in the
+same transaction."""
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
+
+from django.db import transaction
 
 from apps.trading.models import Order, OrderEvent
 from apps.trading.orders import ORDER_MACHINE
+
+from .announce import order_announce
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +26,14 @@ def order_transition(
     actor=None,
     detail: str = "",
     payload: dict[str, Any] | None = None,
+    announce: bool = True,
+    filled_qty: Decimal | None = None,
     **fields: Any,
 ) -> bool:
     """Apply `event` to `order` (TransitionError if the table forbids it; False if the row moved
-    on since it was read, in which case nothing was written)."""
+    on since it was read, in which case nothing was written). `announce=False`: the caller
+    pushes the order itself (a batch); `filled_qty`: the order's filled sum when the caller
+    knows it (saves the message a query)."""
 
     def record(from_status: str, to_status: str) -> None:
         OrderEvent.objects.create(
@@ -37,7 +47,11 @@ def order_transition(
             payload=payload or {},
         )
 
-    return ORDER_MACHINE.apply(order, event, record=record, **fields)
+    with transaction.atomic():
+        won = ORDER_MACHINE.apply(order, event, record=record, **fields)
+        if won and announce:
+            order_announce(order=order, filled_qty=filled_qty)
+    return won
 
 
 def order_note(

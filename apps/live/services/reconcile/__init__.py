@@ -47,6 +47,8 @@ from django.utils.module_loading import import_string
 
 from apps.alerts.models import AlertKind, Severity
 from apps.alerts.services import alert_raise
+from apps.cockpit.rows import reconciliation_row
+from apps.core.realtime import account_stream, stream_publish
 from apps.live.models import CycleRun, ReconcileTrigger, Reconciliation
 from apps.trading.brokers.base import Broker, BrokerError
 from apps.trading.models import AccountModelVersion, TradingAccount
@@ -134,6 +136,11 @@ def _record(run: Run, *, trigger: str, cycle: CycleRun | None) -> Reconciliation
             recovered_fills=run.recovered_fills,
             resolved_orders=run.resolved_orders,
             detail="; ".join(run.notes),
+        )
+        stream_publish(
+            stream=account_stream(account.pk),
+            event="health",
+            payload={"account": account.name, "reconciliation": reconciliation_row(row)},
         )
         if run.breaks:
             summary = _summary(run.breaks)
