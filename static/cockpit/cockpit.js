@@ -51,6 +51,7 @@
     )}</span>`;
 
   let socketOpen = false;
+  const CHECK_LABEL = { data_age_s: "data age", queue_depth: "queue depth", last_reconciliation: "last reconciliation" };
   const stats = {
     // performance.now() figures the browser tests read (window.cockpit.stats)
     firstRenderMs: null, // performance.now() (from navigation start) once the snapshot is rendered
@@ -277,7 +278,7 @@
       document.getElementById("health-state").innerHTML = `<span class="badge ${esc(h.state)}">${esc(h.state)}</span>`;
       const html = Object.entries(h.checks || {}).map(
         ([name, c]) =>
-          `<li data-check="${esc(name)}"><span class="dot ${c.ok ? "ok" : "bad"}"></span><b>${esc(name.replace(/_/g, " "))}</b> <span class="muted">${esc(
+          `<li data-check="${esc(name)}"><span class="dot ${c.ok ? "ok" : "bad"}"></span><b>${esc(CHECK_LABEL[name] || name.replace(/_/g, " "))}</b> <span class="muted">${esc(
             c.detail
           )}</span></li>`
       );
@@ -343,6 +344,13 @@
     const axis = { stroke: color("--muted", "#8a9aaa"), grid: { stroke: "#2a3642", width: 1 }, ticks: { stroke: "#2a3642" } };
     const secs = (t) => Date.parse(t) / 1000;
     const width = (el) => Math.max(280, el.clientWidth - 4);
+    // An empty series: a "no data yet" line instead of an empty frame.
+    const empty = (id, isEmpty) => {
+      const el = document.getElementById(id);
+      if (!el) return;
+      el.classList.toggle("empty", isEmpty);
+      el.dataset.points = isEmpty ? "0" : "1";
+    };
     const make = (id, opts, data) => {
       const el = document.getElementById(id);
       if (!el || typeof uPlot === "undefined") return null;
@@ -367,6 +375,7 @@
     return {
       update() {
         const eq = equityData();
+        empty("chart-equity", eq[0].length === 0);
         if (made["chart-equity"]) made["chart-equity"].setData(eq);
         else
           make(
@@ -382,6 +391,7 @@
             eq
           );
         const dd = drawdownData();
+        empty("chart-drawdown", dd[0].length === 0);
         if (made["chart-drawdown"]) made["chart-drawdown"].setData(dd);
         else
           make(
@@ -392,6 +402,7 @@
             dd
           );
         const sector = sectorData();
+        empty("chart-sectors", sector.labels.length === 0);
         sectorLabels = sector.labels;
         if (made["chart-sectors"]) made["chart-sectors"].setData(sector.data);
         else
@@ -433,11 +444,15 @@
       schedule("fills");
     },
     order(p) {
-      const o = p.order;
-      if (!o) return;
-      if (OPEN_ORDER.has(o.status)) orders.set(o.id, o);
-      else orders.delete(o.id);
-      patch("open-orders", o.id, OPEN_ORDER.has(o.status) ? o : null);
+      if (p.order) applyOrder(p.order);
+    },
+    orders(p) {
+      // A batch of orders just created (one number for the whole batch).
+      const batch = p.orders || [];
+      if (batch.length > 50) {
+        for (const o of batch) if (OPEN_ORDER.has(o.status)) orders.set(o.id, o);
+        schedule("orders"); // one redraw rather than many row patches
+      } else for (const o of batch) applyOrder(o);
     },
     cycle(p) {
       const c = p.cycle;
@@ -469,7 +484,8 @@
         dirty.add("positions"); // every row re-marked: one redraw
       }
       schedule("headline", "charts");
-      // Sector weights and SPY are not in a mark: refresh them from the snapshot, at most every 5 s.
+      // Sector weights, SPY, health and alerts are not in a mark: refresh them from the snapshot,
+      // at most every 5 s.
       seriesRefresh();
     },
     killswitch(p) {
@@ -494,6 +510,12 @@
         snap.health = p.health;
         schedule("health");
       }
+      if (p.checks) {
+        // Some checks changed (the desk stream): show them; the overall state from the snapshot.
+        snap.health = { ...(snap.health || {}), checks: { ...((snap.health || {}).checks || {}), ...p.checks } };
+        schedule("health");
+        seriesRefresh();
+      }
       if (p.reconciliation) {
         snap.reconciliations.unshift(p.reconciliation);
         snap.reconciliations.length = Math.min(snap.reconciliations.length, MAX_RECONCILIATIONS);
@@ -501,7 +523,18 @@
       }
     },
   };
-  function upsertPosition(row) {
+  function applyOrder(o) {
+    const open = OPEN_ORDER.has(o.status);
+    if (open) orders.set(o.id, o);
+    else orders.delete(o.id);
+    patch("open-orders", o.id, open ? o : null);
+  }
+  function upsertPosition(pushed) {
+    // A fill's position does not know the weights (null until the next mark): keep the last ones.
+    const before = positions.get(pushed.symbol);
+    const row = { ...pushed };
+    if (before && row.weight === null) row.weight = before.weight;
+    if (before && row.target_weight === null) row.target_weight = before.target_weight;
     const closed = num(row.qty) === 0;
     if (closed) positions.delete(row.symbol);
     else positions.set(row.symbol, row);
@@ -520,7 +553,9 @@
       try {
         const fresh = await fetchSnapshot();
         snap.series = fresh.series || snap.series;
-        schedule("charts");
+        snap.health = fresh.health || snap.health;
+        snap.alerts = fresh.alerts || snap.alerts;
+        schedule("charts", "health", "alerts");
       } catch (err) {
         /* the next mark retries */
       }
