@@ -30,6 +30,11 @@
     return n === null ? dash : n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   };
   const fmtQty = (v) => (v === null || v === undefined ? dash : esc(v));
+  // Prices as computed (an average cost may carry many digits): at most 4 decimals on screen.
+  const fmtPrice = (v) => {
+    const n = num(v);
+    return n === null ? dash : n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 4 });
+  };
   const fmtPct = (v, digits = 2) => (v === null || v === undefined ? dash : `${(Number(v) * 100).toFixed(digits)} %`);
   const fmtBps = (v) => (v === null || v === undefined ? dash : Number(v).toFixed(1));
   const fmtTime = (v) => (v ? esc(String(v).replace("T", " ").replace(/(\.\d+)?Z$/, "Z")) : dash);
@@ -146,9 +151,9 @@
 
   // ---------- rows ----------
   const positionRow = (p) =>
-    `<tr data-symbol="${esc(p.symbol)}"><td class="mono">${esc(p.symbol)}</td><td class="num">${fmtQty(p.qty)}</td><td class="num">${fmtQty(
+    `<tr data-symbol="${esc(p.symbol)}"><td class="mono">${esc(p.symbol)}</td><td class="num">${fmtQty(p.qty)}</td><td class="num">${fmtPrice(
             p.avg_cost
-          )}</td><td class="num">${fmtQty(p.last)}</td><td class="num">${fmtMoney(p.market_value)}</td><td class="num ${sign(
+          )}</td><td class="num">${fmtPrice(p.last)}</td><td class="num">${fmtMoney(p.market_value)}</td><td class="num ${sign(
             p.unrealised_pnl
           )}">${fmtMoney(p.unrealised_pnl)}</td><td class="num">${fmtPct(p.weight)}</td><td class="num">${fmtPct(p.target_weight)}</td></tr>`;
   const orderRow = (o) =>
@@ -241,7 +246,7 @@
         (f) =>
           `<tr data-execution="${esc(f.execution_id)}"><td>${fmtTime(f.at)}</td><td class="mono">${esc(f.symbol)}</td><td>${esc(
             f.side
-          )}</td><td class="num">${fmtQty(f.qty)}</td><td class="num">${fmtQty(f.price)}</td><td class="num">${fmtQty(
+          )}</td><td class="num">${fmtQty(f.qty)}</td><td class="num">${fmtPrice(f.price)}</td><td class="num">${fmtPrice(
             f.fee
           )}</td><td class="num ${sign(-(f.shortfall_decision_bps || 0))}">${fmtBps(f.shortfall_decision_bps)}</td><td class="num">${fmtBps(
             f.shortfall_arrival_bps
@@ -442,9 +447,11 @@
       }
       if (p.position) upsertPosition(p.position);
       schedule("fills");
+      actionsNote();
     },
     order(p) {
       if (p.order) applyOrder(p.order);
+      actionsNote();
     },
     orders(p) {
       // A batch of orders just created (one number for the whole batch).
@@ -503,7 +510,7 @@
         snap.kill_switch = ks;
       } else snap.kill_switch = block;
       schedule("kill_switch");
-      actionsNote(`kill switch now ${String(snap.kill_switch.state).toUpperCase()}`);
+      actionsNote();
     },
     health(p) {
       if (p.health) {
@@ -633,10 +640,15 @@
   // ---------- buttons ----------
   const dialog = document.getElementById("confirm");
   let pendingAction = null;
-  function actionsNote(text) {
+  // The result of a press, once the desk has pushed something it did (switch, orders, fills).
+  let pushedActs = 0;
+  const pushedSummary = () =>
+    `kill switch ${String((snap.kill_switch || {}).state).toUpperCase()} · ${orders.size} open order(s) · ${positions.size} position(s)`;
+  function actionsNote() {
+    pushedActs += 1;
     const el = document.getElementById("action-result");
     if (el && el.dataset.waiting === "true") {
-      el.textContent = text;
+      el.textContent = `${el.dataset.action} pushed back: ${pushedSummary()}`;
       el.dataset.waiting = "false";
     }
   }
@@ -675,6 +687,7 @@
         return;
       }
       const body = new URLSearchParams({ reason });
+      const pushedBefore = pushedActs;
       const token = document.querySelector("input[name=csrfmiddlewaretoken]").value;
       const note = document.getElementById("action-result");
       let resp;
@@ -700,9 +713,16 @@
         return;
       }
       dialog.close();
-      // Not the result: the page changes when the desk pushes the switch / orders / fills.
-      note.dataset.waiting = "true";
-      note.textContent = `${pendingAction.toUpperCase()} sent (${answer.detail || "accepted"}); waiting for the desk to push the result…`;
+      // Not the result: the page changes when the desk pushes the switch / orders / fills (which
+      // may already have arrived while the POST was answered).
+      note.dataset.action = pendingAction.toUpperCase();
+      if (pushedActs > pushedBefore) {
+        note.dataset.waiting = "false";
+        note.textContent = `${note.dataset.action} pushed back: ${pushedSummary()}`;
+      } else {
+        note.dataset.waiting = "true";
+        note.textContent = `${note.dataset.action} sent (${answer.detail || "accepted"}); waiting for the desk to push the result…`;
+      }
     });
   }
 
