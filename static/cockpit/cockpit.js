@@ -61,6 +61,7 @@
     // performance.now() figures the browser tests read (window.cockpit.stats)
     firstRenderMs: null, // performance.now() (from navigation start) once the snapshot is rendered
     firstPaintMs: null, // ... and painted
+    sectionMs: {}, // the last render time of each section
     renders: 0,
     lastRenderMs: 0,
     maxRenderMs: 0,
@@ -145,7 +146,8 @@
     snap.cycles = s.cycles || [];
     snap.reconciliations = s.reconciliations || [];
     snap.series = s.series || { equity: [], drawdown: [], sector_exposure: {} };
-    for (const k of ["headline", "kill_switch", "positions", "orders", "fills", "cycles", "reconciliations", "health", "alerts", "model", "charts", "buttons"])
+    // Charts first: they read their box's width, which must not force the layout of the tables.
+    for (const k of ["charts", "headline", "kill_switch", "buttons", "health", "alerts", "model", "positions", "orders", "fills", "cycles", "reconciliations"])
       dirty.add(k);
   };
 
@@ -156,6 +158,14 @@
           )}</td><td class="num">${fmtPrice(p.last)}</td><td class="num">${fmtMoney(p.market_value)}</td><td class="num ${sign(
             p.unrealised_pnl
           )}">${fmtMoney(p.unrealised_pnl)}</td><td class="num">${fmtPct(p.weight)}</td><td class="num">${fmtPct(p.target_weight)}</td></tr>`;
+  const fillRow = (f) =>
+    `<tr data-execution="${esc(f.execution_id)}"><td>${fmtTime(f.at)}</td><td class="mono">${esc(f.symbol)}</td><td>${esc(
+            f.side
+          )}</td><td class="num">${fmtQty(f.qty)}</td><td class="num">${fmtPrice(f.price)}</td><td class="num">${fmtPrice(
+            f.fee
+          )}</td><td class="num ${sign(-(f.shortfall_decision_bps || 0))}">${fmtBps(f.shortfall_decision_bps)}</td><td class="num">${fmtBps(
+            f.shortfall_arrival_bps
+          )}</td><td class="mono">${esc(f.client_order_id)}</td></tr>`;
   const orderRow = (o) =>
     `<tr data-order="${o.id}"><td class="mono">${esc(o.client_order_id)}</td><td class="mono">${esc(o.symbol)}</td><td>${esc(
             o.side
@@ -196,8 +206,34 @@
     if (!body.rows.length) dirty.add(spec.whole);
     document.getElementById(spec.counter).textContent = String(spec.count());
   }
+  // A long table: its first rows in this frame (on screen at once), the rest appended in the next
+  // tasks, so the first paint does not wait for the layout of 2,000 rows.
+  const FIRST_ROWS = 60;
+  const CHUNK_ROWS = 500;
+  const filling = {}; // table id -> the token of its unfinished fill
+  function fillTable(table, html, emptyRow) {
+    const body = tbody(table);
+    const token = {};
+    filling[table] = token;
+    body.innerHTML = html.slice(0, FIRST_ROWS).join("") || emptyRow;
+    let at = FIRST_ROWS;
+    const more = () => {
+      if (filling[table] !== token) return; // redrawn since
+      if (at >= html.length) {
+        delete filling[table];
+        stats.filledAt = performance.now();
+        return;
+      }
+      body.insertAdjacentHTML("beforeend", html.slice(at, at + CHUNK_ROWS).join(""));
+      at += CHUNK_ROWS;
+      setTimeout(more, 0);
+    };
+    if (html.length > FIRST_ROWS) setTimeout(more, 0);
+    else delete filling[table];
+  }
   const patch = (table, key, row) => {
-    if (!dirty.has(PATCH[table].whole)) patches[table].set(key, row);
+    if (filling[table]) dirty.add(PATCH[table].whole); // rows still being appended: redraw it
+    else if (!dirty.has(PATCH[table].whole)) patches[table].set(key, row);
     if (frame === null) frame = requestAnimationFrame(flush);
   };
 
@@ -232,26 +268,17 @@
         (a, b) => Math.abs(num(b.market_value) || 0) - Math.abs(num(a.market_value) || 0) || (a.symbol < b.symbol ? -1 : 1)
       );
       const html = rows.map(positionRow);
-      tbody("positions").innerHTML = html.join("") || `<tr class="empty"><td colspan="8" class="muted">No position.</td></tr>`;
+      fillTable("positions", html, `<tr class="empty"><td colspan="8" class="muted">No position.</td></tr>`);
       document.getElementById("positions-count").textContent = String(rows.length);
     },
     orders() {
       const rows = Array.from(orders.values()).sort((a, b) => b.id - a.id);
       const html = rows.map(orderRow);
-      tbody("open-orders").innerHTML = html.join("") || `<tr class="empty"><td colspan="9" class="muted">No open order.</td></tr>`;
+      fillTable("open-orders", html, `<tr class="empty"><td colspan="9" class="muted">No open order.</td></tr>`);
       document.getElementById("orders-count").textContent = String(rows.length);
     },
     fills() {
-      const html = snap.fills.map(
-        (f) =>
-          `<tr data-execution="${esc(f.execution_id)}"><td>${fmtTime(f.at)}</td><td class="mono">${esc(f.symbol)}</td><td>${esc(
-            f.side
-          )}</td><td class="num">${fmtQty(f.qty)}</td><td class="num">${fmtPrice(f.price)}</td><td class="num">${fmtPrice(
-            f.fee
-          )}</td><td class="num ${sign(-(f.shortfall_decision_bps || 0))}">${fmtBps(f.shortfall_decision_bps)}</td><td class="num">${fmtBps(
-            f.shortfall_arrival_bps
-          )}</td><td class="mono">${esc(f.client_order_id)}</td></tr>`
-      );
+      const html = snap.fills.map(fillRow);
       tbody("fills").innerHTML = html.join("") || `<tr class="empty"><td colspan="9" class="muted">No fill yet.</td></tr>`;
     },
     cycles() {
@@ -332,7 +359,13 @@
       if (dirty.has(PATCH[table].whole)) patches[table].clear();
       else if (patches[table].size) patchRows(table);
     }
-    for (const s of dirty) renderers[s]();
+    if (dirty.has("fills")) newFills.length = 0;
+    else if (newFills.length) prependFills();
+    for (const s of dirty) {
+      const t = performance.now();
+      renderers[s]();
+      stats.sectionMs[s] = Math.round((performance.now() - t) * 10) / 10;
+    }
     dirty.clear();
     const ms = performance.now() - t0;
     stats.renders += 1;
@@ -340,6 +373,17 @@
     stats.maxRenderMs = Math.max(stats.maxRenderMs, ms);
     stats.renderedAt = performance.now();
   }
+  // New fills on top of the table, the oldest beyond MAX_FILLS dropped (no redraw of 200 rows).
+  const newFills = [];
+  function prependFills() {
+    const body = tbody("fills");
+    const empty = body.querySelector("tr.empty");
+    if (empty) empty.remove();
+    body.insertAdjacentHTML("afterbegin", newFills.reverse().map(fillRow).join(""));
+    newFills.length = 0;
+    while (body.rows.length > MAX_FILLS) body.deleteRow(-1);
+  }
+  const filled = () => Object.keys(filling).length === 0;
 
   // ---------- charts (uPlot, vendored: static/vendor/uplot) ----------
   const charts = (() => {
@@ -444,9 +488,10 @@
       if (p.fill && !snap.fills.some((f) => f.execution_id === p.fill.execution_id)) {
         snap.fills.unshift(p.fill);
         snap.fills.length = Math.min(snap.fills.length, MAX_FILLS);
+        newFills.push(p.fill);
+        if (frame === null) frame = requestAnimationFrame(flush);
       }
       if (p.position) upsertPosition(p.position);
-      schedule("fills");
       actionsNote();
     },
     order(p) {
@@ -688,7 +733,7 @@
       }
       const body = new URLSearchParams({ reason });
       const pushedBefore = pushedActs;
-      const token = document.querySelector("input[name=csrfmiddlewaretoken]").value;
+      const token = root.querySelector("input[name=csrfmiddlewaretoken]").value;
       const note = document.getElementById("action-result");
       let resp;
       try {
@@ -776,5 +821,5 @@
   requestAnimationFrame(() => setTimeout(() => (stats.firstPaintMs = performance.now()), 0));
   // Every (re)connect resyncs: whatever was published while no socket listened is in the snapshot.
   connect(root.dataset.wsUrl, receive, () => resync("connected"));
-  window.cockpit = { stats, seqs, receive };
+  window.cockpit = { stats, seqs, receive, filled };
 })();

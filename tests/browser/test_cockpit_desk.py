@@ -183,7 +183,7 @@ def test_viewer_sees_no_button_and_a_forged_post_is_refused(demo_desk, page):
     for action in ("stop", "cancel", "flat", "unlock"):
         assert page.locator(f"button[data-action={action}]").is_hidden()
     _shot(page, "viewer")
-    token = page.locator("input[name=csrfmiddlewaretoken]").input_value()
+    token = page.locator("#cockpit input[name=csrfmiddlewaretoken]").input_value()
     # With the page's own CSRF token: the service refuses the viewer.
     refused = page.request.post(
         f"{base}/cockpit/api/{ACCOUNT}/stop", form={"reason": "forged"}, headers={"X-CSRFToken": token}

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from apps.cockpit import permissions, selectors
+from apps.core.realtime import account_stream
 from apps.trading.models import TradingAccount
 
 
@@ -45,7 +46,7 @@ def account(request: HttpRequest, account: str) -> HttpResponse:
         {
             "account": trading_account,
             "account_names": names,
-            "stream": f"account.{trading_account.pk}",
+            "stream": account_stream(trading_account.pk),
             "snapshot": selectors.account_snapshot(account=trading_account, user=request.user),
             "snapshot_url": reverse("cockpit:api_snapshot", args=[trading_account.name]),
             "action_base": reverse("cockpit:api_snapshot", args=[trading_account.name]).removesuffix("snapshot"),
