@@ -322,7 +322,7 @@
         (a) =>
           `<li><span class="badge ${a.severity === "critical" ? "failed" : a.severity === "warning" ? "warn" : ""}">${esc(
             a.severity || "info"
-          )}</span> ${esc(a.kind || "")} ${esc(a.message || "")} <span class="muted">${fmtTime(a.raised_at || a.last_seen)}</span></li>`
+          )}</span> ${esc(a.kind || "")} <span class="msg" title="${esc(a.message || "")}">${esc(a.message || "")}</span> <span class="muted">${fmtTime(a.raised_at || a.last_seen)}</span></li>`
       );
       document.getElementById("alerts").innerHTML = html.join("") || `<li class="muted">No open alert.</li>`;
       document.getElementById("alerts-count").textContent = String(alerts.length);
@@ -492,6 +492,7 @@
         if (frame === null) frame = requestAnimationFrame(flush);
       }
       if (p.position) upsertPosition(p.position);
+      seriesRefresh(); // equity, cash and exposure move with a fill; the next mark may be far off
       actionsNote();
     },
     order(p) {
@@ -607,7 +608,8 @@
         snap.series = fresh.series || snap.series;
         snap.health = fresh.health || snap.health;
         snap.alerts = fresh.alerts || snap.alerts;
-        schedule("charts", "health", "alerts");
+        if (fresh.seq >= (seqs[accountStream] || 0)) snap.headline = fresh.headline || snap.headline;
+        schedule("charts", "health", "alerts", "headline");
       } catch (err) {
         /* the next mark retries */
       }
