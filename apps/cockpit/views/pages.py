@@ -40,6 +40,7 @@ def desk(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest, account: str) -> HttpResponse:
     names = _viewable(request)
     trading_account = get_object_or_404(TradingAccount, name=account)
+    snapshot_url = reverse("cockpit:api_snapshot", args=[trading_account.name])
     return render(
         request,
         "cockpit/account.html",
@@ -48,8 +49,9 @@ def account(request: HttpRequest, account: str) -> HttpResponse:
             "account_names": names,
             "stream": account_stream(trading_account.pk),
             "snapshot": selectors.account_snapshot(account=trading_account, user=request.user),
-            "snapshot_url": reverse("cockpit:api_snapshot", args=[trading_account.name]),
-            "action_base": reverse("cockpit:api_snapshot", args=[trading_account.name]).removesuffix("snapshot"),
+            "snapshot_url": snapshot_url,
+            # the buttons POST to <action_base><stop|cancel|flat|unlock> (the api_<action> urls)
+            "action_base": snapshot_url.removesuffix("snapshot"),
             "ws_url": f"/ws/cockpit/{trading_account.name}/",
         },
     )
