@@ -6,13 +6,14 @@ PIP    := $(VENV)/bin/pip
 PORT   ?= 8000
 export PORT
 
-.PHONY: demo test lint pytest up migrate fixtures browser bench clean help
+.PHONY: demo test lint pytest up migrate fixtures browser bench vendor clean help
 
 help:
 	@echo "make demo   - install, migrate, load real fixtures, create demo users and the demo paper account, serve on http://127.0.0.1:$(PORT) (it trades every replayed hour)"
 	@echo "make test   - ruff + pytest (SQLite by default; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
 	@echo "make up     - web, worker and beat as separate processes on DATABASE_URL + REDIS_URL"
 	@echo "make bench  - run the benchmarks in bench/ (needs ../shared/data)"
+	@echo "make vendor - reinstall the pinned front-end libraries (package.json, npm) and copy them into static/vendor/"
 
 # Runtime install, redone only when pyproject.toml changes.
 $(VENV)/.runtime: pyproject.toml
@@ -67,6 +68,14 @@ test: lint pytest
 
 bench: $(VENV)/.dev
 	$(PY) bench/import_bars.py
+
+# Front-end libraries: the versions pinned in package.json / package-lock.json, installed with npm
+# (checked against the lock's integrity) and copied into static/vendor/<lib>/ with their licence.
+# The copies are committed, so `make demo` and `make test` need no node (static/vendor/README.md).
+vendor:
+	npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p static/vendor/uplot
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css node_modules/uplot/LICENSE static/vendor/uplot/
 
 clean:
 	rm -rf var/hourglass.sqlite3* var/media

@@ -105,12 +105,14 @@ def http_status(url: str) -> int:
 DEMO_SETTINGS = "tradingsite.settings.demo"  # what `make demo` passes
 
 
-@dataclass(frozen=True)
+@dataclass
 class DemoDesk:
     url: str
     log_path: Path
     database: Path  # the desk's own SQLite file (tests may read it; the desk writes it)
     env: dict  # the desk's environment (its DATABASE_URL, REPLAY_SECONDS_PER_BAR, ...)
+    port: int
+    proc: subprocess.Popen | None = None
 
     def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """`manage.py ARGS --settings tradingsite.settings.demo` in a second process against the
@@ -123,6 +125,41 @@ class DemoDesk:
             text=True,
             timeout=timeout,
         )
+
+    def start(self) -> None:
+        """`rundesk --demo` on this desk's port and database, until /healthz answers 200."""
+        with self.log_path.open("a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "manage.py", "rundesk", "--demo", "--settings", DEMO_SETTINGS]
+                + ["--port", str(self.port)],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 240
+        while http_status(f"{self.url}/healthz") != 200:
+            assert self.proc.poll() is None, self.log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "no healthy /healthz within 240 s"
+            time.sleep(0.25)
+
+    def stop(self) -> None:
+        """SIGTERM the desk's process group (SIGKILL after 15 s)."""
+        if self.proc is None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        """Stop the desk and start it again on the same port and database (a server restart)."""
+        self.stop()
+        self.start()
 
 
 @pytest.fixture
@@ -143,36 +180,10 @@ def demo_desk(tmp_path, demo_replay_seconds_per_bar):
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env["DATABASE_URL"] = f"sqlite:///{database}"
     env["REPLAY_SECONDS_PER_BAR"] = str(demo_replay_seconds_per_bar)
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "rundesk",
-                "--demo",
-                "--settings",
-                DEMO_SETTINGS,
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    log_path.write_text("")
+    desk = DemoDesk(url=f"http://127.0.0.1:{port}", log_path=log_path, database=database, env=env, port=port)
     try:
-        deadline = time.monotonic() + 240
-        while http_status(f"{url}/healthz") != 200:
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "no healthy /healthz within 240 s"
-            time.sleep(0.25)
-        yield DemoDesk(url=url, log_path=log_path, database=database, env=env)
+        desk.start()
+        yield desk
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        desk.stop()

@@ -1,13 +1,15 @@
 from django.urls import path
 
-from .views import api
+from .views import api, pages
 
 app_name = "cockpit"
 urlpatterns: list = [
+    path("", pages.desk, name="desk"),
     path("api/desk", api.desk, name="api_desk"),
     path("api/<slug:account>/snapshot", api.snapshot, name="api_snapshot"),
     *[
         path(f"api/<slug:account>/{action}", api.press, {"action": action}, name=f"api_{action}")
         for action in ("stop", "cancel", "flat", "unlock")
     ],
+    path("<slug:account>/", pages.account, name="account"),
 ]

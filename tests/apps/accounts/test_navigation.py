@@ -13,7 +13,7 @@ from apps.accounts.services import roles_sync
 
 pytestmark = pytest.mark.django_db
 
-ALL = {"data", "universe", "strategies", "research", "alerts"}
+ALL = {"data", "universe", "strategies", "research", "alerts", "cockpit"}
 EXPECTED = {
     "viewer": ALL,
     "trader": ALL,
