@@ -197,3 +197,18 @@ def health_block(checks: dict[str, tuple[bool, str]]) -> dict[str, Any]:
         "state": state,
         "checks": {name: {"ok": bool(checks[name][0]), "detail": checks[name][1]} for name in HEALTH_CHECKS},
     }
+
+
+def alert_row(alert) -> dict[str, Any]:
+    """An apps.alerts Alert (open or acknowledged)."""
+    return {
+        "id": alert.pk,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "status": alert.status,
+        "message": alert.message,
+        "count": alert.count,
+        "account": alert.account.name if alert.account_id else None,
+        "raised_at": when(alert.raised_at),
+        "last_seen": when(alert.last_seen),
+    }
