@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -147,6 +148,57 @@ async def _clients(args) -> None:
     Path(args.out).write_text(json.dumps({"received": out, "gaps": gaps, "unfinished": len(pending)}))
 
 
+def _writer(a: int, order, args, queue) -> None:
+    """One account's writer: `rate` fills per second through fill_record for `seconds`."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.db import connection, transaction
+
+    from apps.trading.brokers.base import BrokerFill
+    from apps.trading.services import fill_record
+
+    committed: dict[str, float] = {}
+    interval = 1.0 / args.rate
+    late = 0
+    bar = dt.datetime(2026, 12, 7, 15, tzinfo=dt.UTC)
+    cpu0 = time.process_time()
+    start = time.perf_counter() + a * interval / max(args.accounts, 1)  # the writers interleave
+    for i in range(int(args.seconds * args.rate)):
+        wait = start + i * interval - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        elif wait < -interval:
+            late += 1
+        execution_id = f"X-{a}-{i}"
+        fill = BrokerFill(
+            execution_id=execution_id,
+            broker_order_id="",
+            client_order_id=order.client_order_id,
+            symbol="AAPL",
+            side="buy",
+            qty=Decimal("1"),
+            price=Decimal("249.50"),
+            fee=Decimal("0"),
+            at=bar,
+        )
+        with transaction.atomic():
+            # The first callback after COMMIT (before the messages' own): the commit's time.
+            transaction.on_commit(lambda e=execution_id: committed.__setitem__(e, time.time()))
+            fill_record(order=order, fill=fill, source="bench")
+    elapsed = time.perf_counter() - start
+    connection.close()
+    queue.put(
+        {
+            "account": a,
+            "committed": committed,
+            "late": late,
+            "elapsed": elapsed,
+            "cpu": time.process_time() - cpu0,
+        }
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -180,13 +232,7 @@ def main() -> None:
     import django
 
     django.setup()
-    import datetime as dt
-    from decimal import Decimal
-
-    from django.db import connection, transaction
-
-    from apps.trading.brokers.base import BrokerFill
-    from apps.trading.services import fill_record
+    from django.db import connection, connections, transaction
 
     accounts, session = _desk(args.accounts)
     port = _free_port(args.port)
@@ -230,41 +276,24 @@ def main() -> None:
             raise SystemExit("the clients did not connect")
         time.sleep(1.0)  # the last group_add settles
 
-        # The desk: fills round-robin over the accounts, `rate` per second each, on a fixed schedule.
-        committed: dict[str, tuple[int, float]] = {}  # execution id -> (account index, commit time)
-        interval = 1.0 / (args.rate * len(accounts))
-        n = int(args.seconds * args.rate) * len(accounts)
-        late = 0
-        start = time.perf_counter()
-        bar = dt.datetime(2026, 12, 7, 15, tzinfo=dt.UTC)
-        cpu0 = time.process_time()
-        for i in range(n):
-            due = start + i * interval
-            wait = due - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            elif wait < -interval:
-                late += 1
-            a = i % len(accounts)
-            _account, order = accounts[a]
-            execution_id = f"X-{i}"
-            fill = BrokerFill(
-                execution_id=execution_id,
-                broker_order_id="",
-                client_order_id=order.client_order_id,
-                symbol="AAPL",
-                side="buy",
-                qty=Decimal("1"),
-                price=Decimal("249.50"),
-                fee=Decimal("0"),
-                at=bar,
-            )
-            with transaction.atomic():
-                # The first callback after COMMIT (before the messages' own): the commit's time.
-                transaction.on_commit(lambda a=a, e=execution_id: committed.__setitem__(e, (a, time.time())))
-                fill_record(order=order, fill=fill, source="bench")
-        elapsed = time.perf_counter() - start
-        publish_cpu = time.process_time() - cpu0
+        # The desk: one writer process per account (as each account's fills arrive through its own
+        # worker), `rate` fills per second each on a fixed schedule.
+        connections.close_all()  # the writers fork: each opens its own connection
+        queue = multiprocessing.get_context("fork").Queue()
+        writers = [
+            multiprocessing.get_context("fork").Process(target=_writer, args=(a, order, args, queue))
+            for a, (_account, order) in enumerate(accounts)
+        ]
+        for w in writers:
+            w.start()
+        reports = [queue.get(timeout=args.seconds * 10 + 120) for _ in writers]
+        for w in writers:
+            w.join()
+        committed = {e: (r["account"], t) for r in reports for e, t in r["committed"].items()}
+        n = len(committed)
+        elapsed = max(r["elapsed"] for r in reports)
+        late = sum(r["late"] for r in reports)
+        publish_cpu = sum(r["cpu"] for r in reports)
         # Tell the clients to stop: one message per stream after everything else.
         from apps.core.realtime import account_stream, stream_publish
 
