@@ -206,6 +206,7 @@ def main() -> None:
     parser.add_argument("--db", default="hg_push_run")
     parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--port", type=int, default=8651)
+    parser.add_argument("--servers", type=int, default=1, help="daphne processes (ports from --port)")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--accounts", type=int, default=5)
     parser.add_argument("--rate", type=float, default=10.0, help="fills per second per account")
@@ -235,25 +236,41 @@ def main() -> None:
     from django.db import connection, connections, transaction
 
     accounts, session = _desk(args.accounts)
-    port = _free_port(args.port)
-    origin = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tradingsite.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    ports = []
+    for _ in range(args.servers):
+        ports.append(_free_port(ports[-1] + 1 if ports else args.port))
+    origin = f"http://127.0.0.1:{ports[0]}"  # the Origin check compares the host, not the port
+    servers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "tradingsite.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for port in ports
+    ]
     client_proc = None
     try:
         deadline = time.time() + 60
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            if server.poll() is not None or time.time() > deadline:
-                raise SystemExit(f"daphne did not start: {server.stderr.read()[-2000:]}")
-            time.sleep(0.2)
+        for server, port in zip(servers, ports, strict=True):
+            while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+                if server.poll() is not None or time.time() > deadline:
+                    raise SystemExit(f"daphne did not start: {server.stderr.read()[-2000:]}")
+                time.sleep(0.2)
+        # Clients spread over the accounts and over the server processes (as behind a proxy).
         urls = [
-            f"ws://127.0.0.1:{port}/ws/cockpit/{accounts[k % len(accounts)][0].name}/"
+            f"ws://127.0.0.1:{ports[k % len(ports)]}/ws/cockpit/{accounts[k % len(accounts)][0].name}/"
             for k in range(args.clients)
         ]
         out = Path(tempfile.mkdtemp()) / "received.json"
@@ -305,11 +322,13 @@ def main() -> None:
     finally:
         if client_proc is not None and client_proc.poll() is None:
             client_proc.kill()
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for server in servers:
+            server.send_signal(signal.SIGINT)
+        for server in servers:
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
         connection.close()
 
     latencies = []
@@ -340,6 +359,7 @@ def main() -> None:
                 "p95_ms": pct(0.95),
                 "dropped": missing + result["gaps"],
                 "accounts": len(accounts),
+                "servers": args.servers,
                 "fills": n,
                 "deliveries": len(latencies),
                 "p99_ms": pct(0.99),
