@@ -15,7 +15,7 @@ change). The time is taken right after fill_record returns (after the commit) an
 client's receive time by execution id. `dropped` = fills a client should have received and did
 not, plus sequence gaps seen by any client. Targets: p95 <= 25 ms, 0 dropped.
 
-Run: nice /work/main/.venv/bin/python bench/push_latency.py [--clients 50 --accounts 5 --rate 10
+Run: nice /work/main/.venv/bin/python bench/push_latency.py [--clients 50 --accounts 2 --servers 2 --rate 10
 --seconds 30]. Last line: JSON {"clients", "rate_hz", "p50_ms", "p95_ms", "dropped", ...}.
 """
 
@@ -206,9 +206,9 @@ def main() -> None:
     parser.add_argument("--db", default="hg_push_run")
     parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--port", type=int, default=8651)
-    parser.add_argument("--servers", type=int, default=1, help="daphne processes (ports from --port)")
+    parser.add_argument("--servers", type=int, default=2, help="daphne processes (ports from --port)")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--accounts", type=int, default=5)
+    parser.add_argument("--accounts", type=int, default=2)
     parser.add_argument("--rate", type=float, default=10.0, help="fills per second per account")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--client-process", action="store_true", help=argparse.SUPPRESS)
