@@ -83,6 +83,22 @@ def _next_seq(stream: str) -> int | None:
     return None if row is None else row[0]
 
 
+def _lock_account_first(stream: str) -> None:
+    """Lock order: the trading account's row before its stream's row. A writer such as
+    `orders_create` holds the account row (FOR UPDATE) when it publishes; a writer that publishes
+    first and touches the account row only later (PostgreSQL checks Django's deferred foreign keys
+    at COMMIT, e.g. a kill switch change's alert row) would otherwise wait for it while holding the
+    stream's row: a deadlock (seen in the STOP race test). Taking FOR KEY SHARE on the account
+    before the stream's row keeps one order for every writer."""
+    if not stream.startswith("account.") or transaction.get_connection().vendor != "postgresql":
+        return
+    from django.apps import apps as django_apps
+
+    table = django_apps.get_model("trading", "TradingAccount")._meta.db_table
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE", [int(stream.split(".", 1)[1])])
+
+
 def stream_publish(*, stream: str, event: str, payload: dict[str, Any]) -> int:
     """Inside the writer's transaction: take the stream's next sequence number and broadcast
     `payload` with it ("seq", "stream") to the stream's group after commit. Returns the number."""
@@ -90,6 +106,7 @@ def stream_publish(*, stream: str, event: str, payload: dict[str, Any]) -> int:
 
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("stream_publish must run inside the transaction of the write it announces")
+    _lock_account_first(stream)
     seq = _next_seq(stream)
     if seq is None:
         try:
