@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import IntegrityError, transaction
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ def _group_send(layer, group: str, message: dict[str, Any]) -> None:
     thread, so channels-redis keeps its connection pool: async_to_sync would start a new loop,
     hence a new Redis connection, for every message (measured: 1.8 ms CPU / 2.7 ms per message,
     against 0.15 ms / 0.3 ms on the kept loop)."""
-    if getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None:
+    in_memory = isinstance(layer, InMemoryChannelLayer)  # its locks belong to the server's loop
+    if in_memory or getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None:
         async_to_sync(layer.group_send)(group, message)
         return
     pid_loop = getattr(_sender, "pid_loop", None)

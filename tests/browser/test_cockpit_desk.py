@@ -206,6 +206,14 @@ def test_the_socket_reconnects_and_resyncs_after_a_restart_and_recovers_a_lost_m
     # A lost message: the stream's number moves on without the page being told (what a message
     # dropped by the channel layer looks like); the next message is a gap -> the snapshot.
     stream = f"account.{_account_id(demo_desk)}"
+
+    def published() -> bool:  # the account's stream exists once its first message went out
+        with sqlite3.connect(demo_desk.database, timeout=30) as db:
+            return bool(
+                db.execute("SELECT 1 FROM core_streamsequence WHERE stream = ?", (stream,)).fetchall()
+            )
+
+    wait_for(published, 120, what="the account's first pushed message")
     with sqlite3.connect(demo_desk.database, timeout=30) as db:
         db.execute("UPDATE core_streamsequence SET seq = seq + 1 WHERE stream = ?", (stream,))
         [(skipped,)] = db.execute(

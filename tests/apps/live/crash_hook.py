@@ -53,7 +53,7 @@ def _pause(account: str, point: str) -> None:
 
 
 _step = _Cycle.step
-_submit = PaperBroker.submit
+_submit_many = PaperBroker.submit_many
 
 
 def _step_then_pause(self, name: str, **fields) -> None:
@@ -61,15 +61,16 @@ def _step_then_pause(self, name: str, **fields) -> None:
     _pause(self.account.name, name)
 
 
-def _submit_with_pauses(self, request):
+def _submit_with_pauses(self, requests):
+    # The cycle sends its orders to the venue in batches (PaperBroker.submit_many).
     _pause(self.venue_account.name, "sending")
-    reported = _submit(self, request)
+    reported = _submit_many(self, requests)
     _pause(self.venue_account.name, "sent")
     return reported
 
 
 _Cycle.step = _step_then_pause
-PaperBroker.submit = _submit_with_pauses
+PaperBroker.submit_many = _submit_with_pauses
 
 
 @task_postrun.connect
