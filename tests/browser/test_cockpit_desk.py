@@ -236,10 +236,16 @@ def test_the_socket_reconnects_and_resyncs_after_a_restart_and_recovers_a_lost_m
     _wait_socket_live(page)
     wait_for(lambda: _stats(page)["resyncs"] > before["resyncs"] + 1, 30, what="a resync after reconnecting")
     assert page.evaluate("() => window.__sameDocument === true"), "the page reloaded"
-    # The page matches the server again: the positions of the snapshot, row for row.
-    snapshot = page.request.get(f"{base}/cockpit/api/{ACCOUNT}/snapshot").json()
-    shown = page.locator("#positions tbody tr[data-symbol]").evaluate_all(
-        "rs => rs.map(r => r.dataset.symbol)"
-    )
-    assert sorted(shown) == sorted(p["symbol"] for p in snapshot["positions"])
+
+    # The page matches the server again: the positions of the snapshot, row for row. The demo
+    # keeps trading meanwhile, so compare the page with a snapshot read at the same moment until
+    # they agree (a cycle may land between the two reads).
+    def matches() -> bool:
+        snapshot = page.request.get(f"{base}/cockpit/api/{ACCOUNT}/snapshot").json()
+        shown = page.locator("#positions tbody tr[data-symbol]").evaluate_all(
+            "rs => rs.map(r => r.dataset.symbol)"
+        )
+        return sorted(shown) == sorted(p["symbol"] for p in snapshot["positions"])
+
+    wait_for(matches, 30, what="the page showing the snapshot's positions")
     _shot(page, "after_restart")
